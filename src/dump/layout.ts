@@ -1,0 +1,125 @@
+// Input segment checks and the output layout: where headers, notes and each segment's bytes go.
+
+import { BadInputError } from '../errors.js';
+import { alignUp, classLayout, hex } from '../elf/byte-order.js';
+import { PN_XNUM, PT_LOAD } from '../elf/constants.js';
+import type { ElfHeader } from '../elf/header.js';
+import type { ProgramHeader } from '../elf/program-header.js';
+import { encodeSectionHeaderZero } from '../elf/section-header.js';
+import { toSafeNumber, type DumpPrefix } from './prefix.js';
+
+export type DumpMode = 'slim' | 'full';
+
+/** A program header whose file bytes get copied: every segment but the grown PT_NOTE, with p_filesz > 0. */
+export interface DataSegment {
+  index: number;
+  inOffset: number;
+  size: number;
+  paddr: bigint;
+}
+
+/** Data segments sorted by file offset, checked against each other and against the input size when known. */
+export function dataSegments(prefix: DumpPrefix, inputSize?: number): DataSegment[] {
+  const out: DataSegment[] = [];
+  prefix.phdrs.forEach((ph, index) => {
+    if (index === prefix.noteIndex) return;
+    if (ph.type === PT_LOAD && ph.filesz > ph.memsz) {
+      throw new BadInputError(`program header ${index}: p_filesz ${hex(ph.filesz)} is larger than p_memsz ${hex(ph.memsz)}`);
+    }
+    if (ph.filesz === 0n) return;
+    const inOffset = toSafeNumber(ph.offset, `program header ${index}: p_offset`);
+    const size = toSafeNumber(ph.filesz, `program header ${index}: p_filesz`);
+    if (inOffset + size > Number.MAX_SAFE_INTEGER) {
+      throw new BadInputError(`program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} overflows`);
+    }
+    if (inputSize !== undefined && inOffset + size > inputSize) {
+      throw new BadInputError(
+        `program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} is past the end of the file (${hex(inputSize)})`,
+      );
+    }
+    out.push({ index, inOffset, size, paddr: ph.paddr });
+  });
+  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+}
+
+/** Why the segments can't be read in one forward pass, or undefined when they can. */
+export function forwardPassObstacle(prefix: DumpPrefix, sorted: readonly DataSegment[]): string | undefined {
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1];
+    if (sorted[i].inOffset < prev.inOffset + prev.size) {
+      return `program headers ${prev.index} and ${sorted[i].index} share file bytes at offset ${hex(sorted[i].inOffset)}`;
+    }
+  }
+  if (sorted.length > 0 && sorted[0].inOffset < prefix.prefixEnd) {
+    return `program header ${sorted[0].index} starts at offset ${hex(sorted[0].inOffset)}, before the end of the headers and notes (${hex(prefix.prefixEnd)})`;
+  }
+  return undefined;
+}
+
+export interface PlacedSegment {
+  index: number;
+  inOffset: number;
+  outOffset: number;
+  size: number;
+}
+
+export interface OutputLayout {
+  header: ElfHeader;
+  phdrs: ProgramHeader[];
+  /** Section header 0, present only when the program header count needs PN_XNUM. */
+  sectionZero?: Buffer;
+  notesOffset: number;
+  notesSize: number;
+  /** Bytes before the first segment's data: headers, notes and alignment padding. */
+  headerBlockSize: number;
+  /** In write order (input file order). Empty for a slim dump. */
+  segments: PlacedSegment[];
+  totalSize: number;
+}
+
+/** The smallest offset at or after `from` with the same remainder as `like` modulo the page size. */
+function congruentOffset(from: number, like: number, pageSize: number): number {
+  const want = like % pageSize;
+  const base = from - (from % pageSize) + want;
+  return base >= from ? base : base + pageSize;
+}
+
+export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number, mode: DumpMode): OutputLayout {
+  const L = classLayout(prefix.format);
+  const extended = prefix.phnum >= PN_XNUM;
+  const sectionZero = extended ? encodeSectionHeaderZero(prefix.phnum, prefix.format) : undefined;
+  const phoff = L.ehsize + (sectionZero?.length ?? 0);
+  const notesOffset = alignUp(phoff + prefix.phnum * L.phentsize, 8);
+  const notesEnd = notesOffset + notesSize;
+
+  const segments: PlacedSegment[] = [];
+  let cursor = mode === 'full' && sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
+  const headerBlockSize = cursor;
+  if (mode === 'full') {
+    for (const seg of sorted) {
+      const outOffset = congruentOffset(cursor, seg.inOffset, prefix.pageSize);
+      segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset, size: seg.size });
+      cursor = outOffset + seg.size;
+    }
+  }
+  const placed = new Map(segments.map((s) => [s.index, s]));
+  const phdrs = prefix.phdrs.map((ph, index): ProgramHeader => {
+    if (index === prefix.noteIndex) {
+      return { ...ph, offset: BigInt(notesOffset), filesz: BigInt(notesSize), memsz: BigInt(notesSize) };
+    }
+    const at = placed.get(index);
+    if (at) return { ...ph, offset: BigInt(at.outOffset) };
+    return { ...ph, offset: BigInt(notesEnd), filesz: 0n };
+  });
+  const header: ElfHeader = {
+    ...prefix.header,
+    phoff: BigInt(phoff),
+    phnum: extended ? PN_XNUM : prefix.phnum,
+    shoff: extended ? BigInt(L.ehsize) : 0n,
+    shnum: extended ? 1 : 0,
+    shentsize: extended ? L.shentsize : 0,
+    shstrndx: 0,
+    ehsize: L.ehsize,
+  };
+  return { header, phdrs, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
+}

@@ -1,0 +1,61 @@
+// Program header codec: one entry or a whole table, in the dump's class and byte order.
+
+import { classLayout, readU32, readWord, writeU32, writeWord, type Format } from './byte-order.js';
+import { PT_LOAD, PT_NOTE } from './constants.js';
+
+export interface ProgramHeader {
+  type: number;
+  flags: number;
+  offset: bigint;
+  vaddr: bigint;
+  paddr: bigint;
+  filesz: bigint;
+  memsz: bigint;
+  align: bigint;
+}
+
+export function decodeProgramHeader(buf: Buffer, at: number, format: Format): ProgramHeader {
+  const P = classLayout(format).ph;
+  return {
+    type: readU32(buf, at + P.type, format.endian),
+    flags: readU32(buf, at + P.flags, format.endian),
+    offset: readWord(buf, at + P.offset, format),
+    vaddr: readWord(buf, at + P.vaddr, format),
+    paddr: readWord(buf, at + P.paddr, format),
+    filesz: readWord(buf, at + P.filesz, format),
+    memsz: readWord(buf, at + P.memsz, format),
+    align: readWord(buf, at + P.align, format),
+  };
+}
+
+export function decodeProgramHeaders(buf: Buffer, count: number, format: Format): ProgramHeader[] {
+  const size = classLayout(format).phentsize;
+  const out: ProgramHeader[] = [];
+  for (let i = 0; i < count; i++) out.push(decodeProgramHeader(buf, i * size, format));
+  return out;
+}
+
+export function encodeProgramHeaders(phdrs: readonly ProgramHeader[], format: Format): Buffer {
+  const L = classLayout(format);
+  const P = L.ph;
+  const buf = Buffer.alloc(phdrs.length * L.phentsize);
+  phdrs.forEach((ph, i) => {
+    const at = i * L.phentsize;
+    writeU32(buf, at + P.type, ph.type, format.endian);
+    writeU32(buf, at + P.flags, ph.flags, format.endian);
+    writeWord(buf, at + P.offset, ph.offset, format);
+    writeWord(buf, at + P.vaddr, ph.vaddr, format);
+    writeWord(buf, at + P.paddr, ph.paddr, format);
+    writeWord(buf, at + P.filesz, ph.filesz, format);
+    writeWord(buf, at + P.memsz, ph.memsz, format);
+    writeWord(buf, at + P.align, ph.align, format);
+  });
+  return buf;
+}
+
+export function programHeaderTypeName(type: number): string {
+  if (type === PT_LOAD) return 'LOAD';
+  if (type === PT_NOTE) return 'NOTE';
+  if (type === 0) return 'NULL';
+  return '0x' + type.toString(16);
+}

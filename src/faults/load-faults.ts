@@ -1,0 +1,37 @@
+// Gathers the user's fault sources (--fault arguments and --faults files) into one list.
+
+import { readFile } from 'node:fs/promises';
+import { IoError, UsageError } from '../errors.js';
+import type { SourcedRecord } from '../pipeline/plan.js';
+import { parseFaultArg, parseFaultsFile, type UserFault } from './fault-input.js';
+
+/** A fault file is a list, not a dump: anything larger is a mistake. */
+export const MAX_FAULTS_FILE = 64 << 20;
+
+export interface UserFaultSources {
+  userFaults: UserFault[];
+  extraRecords: SourcedRecord[];
+  panicLine?: string;
+}
+
+export async function loadFaultSources(faultArgs: readonly string[], faultFiles: readonly string[]): Promise<UserFaultSources> {
+  const userFaults = faultArgs.map(parseFaultArg);
+  const extraRecords: SourcedRecord[] = [];
+  let panicLine: string | undefined;
+  for (const file of faultFiles) {
+    let text: string;
+    try {
+      const buf = await readFile(file);
+      if (buf.length > MAX_FAULTS_FILE) throw new UsageError(`--faults ${file}: ${buf.length} bytes is more than the ${MAX_FAULTS_FILE}-byte limit for a fault list`);
+      text = buf.toString('utf8');
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new IoError(`cannot read --faults ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    const contents = parseFaultsFile(text, file);
+    userFaults.push(...contents.faults);
+    extraRecords.push(...contents.records.map((record) => ({ record, origin: 'user-records' as const, from: file })));
+    panicLine = contents.panicLine ?? panicLine;
+  }
+  return { userFaults, extraRecords, panicLine };
+}

@@ -1,0 +1,150 @@
+// `inspect`: reads a dump's headers and notes and reports them decoded, as text or stable JSON.
+
+import { hex } from '../elf/byte-order.js';
+import { EM_NAMES, NT_PRSTATUS, PN_XNUM } from '../elf/constants.js';
+import { programHeaderTypeName } from '../elf/program-header.js';
+import { isVmcoreinfo } from '../elf/vmcoreinfo.js';
+import { readDumpPrefix } from '../dump/prefix.js';
+import { openSource } from '../sources/byte-source.js';
+import { ForwardReader } from '../sources/forward-reader.js';
+import { positionalRangeReader } from '../sources/positional-reader.js';
+import { mceRecordToJson } from '../mce/record.js';
+import { judgeMce, statusBitNames } from '../mce/rules.js';
+import {
+  decodeCauseNote,
+  decodeMceNote,
+  decodeOmittedNote,
+  NT_SLIMCORE_CAUSE,
+  NT_SLIMCORE_MCE,
+  NT_SLIMCORE_OMITTED,
+  reasonName,
+  SLIMCORE_NOTE_NAME,
+} from '../notes/slimcore-notes.js';
+
+export const INSPECT_JSON_VERSION = 1;
+const VMCOREINFO_KEYS = ['OSRELEASE', 'PAGESIZE', 'CRASHTIME', 'KERNELOFFSET'];
+
+/** A record's fields (64-bit ones as hex strings) plus what the decision table makes of it. */
+export interface McePresentation {
+  fields: Record<string, string | number>;
+  statusBits: string[];
+  addressMode: string;
+  granularityBits: number | null;
+  usableAddress: boolean;
+  fatal: boolean;
+}
+
+export interface InspectReport {
+  version: number;
+  file: string;
+  elfClass: 32 | 64;
+  endian: 'le' | 'be';
+  machine: number;
+  machineName: string;
+  programHeaders: number;
+  extendedNumbering: boolean;
+  pageSize: number;
+  segments: { index: number; type: string; offset: string; vaddr: string; paddr: string; filesz: string; memsz: string; flags: number; align: string }[];
+  notes: { name: string; type: string; size: number }[];
+  prstatusCount: number;
+  vmcoreinfo: Record<string, string>;
+  cause: string[];
+  mce: McePresentation[];
+  omitted: { count: number; capacity: number; flags: number; entries: { paddr: string; length: string; reason: number; reasonName: string; flags: number }[] }[];
+}
+
+export async function inspectDump(path: string | undefined): Promise<InspectReport> {
+  const source = await openSource(path);
+  try {
+    const reader = source.seekable ? positionalRangeReader(source) : new ForwardReader(source).rangeReader();
+    const prefix = await readDumpPrefix(reader);
+    const { format, header } = prefix;
+    const report: InspectReport = {
+      version: INSPECT_JSON_VERSION,
+      file: source.name,
+      elfClass: format.elfClass,
+      endian: format.endian,
+      machine: header.machine,
+      machineName: EM_NAMES[header.machine] ?? `machine ${header.machine}`,
+      programHeaders: prefix.phnum,
+      extendedNumbering: header.phnum === PN_XNUM,
+      pageSize: prefix.pageSize,
+      segments: prefix.phdrs.map((ph, index) => ({
+        index,
+        type: programHeaderTypeName(ph.type),
+        offset: hex(ph.offset),
+        vaddr: hex(ph.vaddr),
+        paddr: hex(ph.paddr),
+        filesz: hex(ph.filesz),
+        memsz: hex(ph.memsz),
+        flags: ph.flags,
+        align: hex(ph.align),
+      })),
+      notes: prefix.notes.notes.map((n) => ({ name: n.name, type: hex(n.type), size: n.desc.length })),
+      prstatusCount: prefix.notes.notes.filter((n) => n.name === 'CORE' && n.type === NT_PRSTATUS).length,
+      vmcoreinfo: {},
+      cause: [],
+      mce: [],
+      omitted: [],
+    };
+    const info = prefix.notes.notes.find(isVmcoreinfo);
+    for (const key of VMCOREINFO_KEYS) {
+      const value = info && prefix.vmcoreinfo?.get(key);
+      if (value !== undefined) report.vmcoreinfo[key] = value;
+    }
+    for (const note of prefix.notes.notes.filter((n) => n.name === SLIMCORE_NOTE_NAME)) {
+      if (note.type === NT_SLIMCORE_CAUSE) report.cause.push(decodeCauseNote(note.desc));
+      if (note.type === NT_SLIMCORE_MCE) {
+        for (const record of decodeMceNote(note.desc, format.endian)) {
+          const verdict = judgeMce(record, 'dump-note', prefix.pageSize);
+          report.mce.push({
+            fields: mceRecordToJson(record),
+            statusBits: statusBitNames(record.status, record.cpuvendor),
+            addressMode: verdict.addressModeName ?? 'none',
+            granularityBits: verdict.granularityBits ?? null,
+            usableAddress: verdict.addressUsable,
+            fatal: verdict.fatal,
+          });
+        }
+      }
+      if (note.type === NT_SLIMCORE_OMITTED) {
+        const list = decodeOmittedNote(note.desc, format.endian);
+        report.omitted.push({
+          count: list.entries.length,
+          capacity: list.capacity,
+          flags: list.flags,
+          entries: list.entries.map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason, reasonName: reasonName(e.reason), flags: e.flags })),
+        });
+      }
+    }
+    return report;
+  } finally {
+    await source.close();
+  }
+}
+
+export function formatInspect(r: InspectReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.file}: ELF${r.elfClass} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} core, ${r.programHeaders} program headers${r.extendedNumbering ? ' (extended numbering)' : ''}, page size ${r.pageSize}`);
+  lines.push('Segments:');
+  lines.push('  #  type  offset        paddr               vaddr               filesz        memsz');
+  for (const s of r.segments) {
+    lines.push(`  ${String(s.index).padEnd(2)} ${s.type.padEnd(5)} ${s.offset.padEnd(13)} ${s.paddr.padEnd(19)} ${s.vaddr.padEnd(19)} ${s.filesz.padEnd(13)} ${s.memsz}`);
+  }
+  lines.push(`Notes: ${r.notes.length} (${r.prstatusCount} NT_PRSTATUS)`);
+  for (const n of r.notes) lines.push(`  ${n.name.padEnd(10)} type ${n.type.padEnd(10)} ${n.size} bytes`);
+  const info = Object.entries(r.vmcoreinfo);
+  if (info.length > 0) lines.push(`VMCOREINFO: ${info.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const c of r.cause) lines.push(`Cause: ${c}`);
+  for (const m of r.mce) {
+    lines.push(
+      `MCE: cpu ${m.fields.cpu} bank ${m.fields.bank} status ${m.fields.status} [${m.statusBits.join(' ')}] addr ${m.fields.addr} misc ${m.fields.misc}: address mode ${m.addressMode}, granularity ${m.granularityBits === null ? 'n/a' : `2^${m.granularityBits}`}, ${m.usableAddress ? 'usable' : 'not usable'}${m.fatal ? ', fatal' : ''}`,
+    );
+  }
+  for (const o of r.omitted) {
+    lines.push(`Omitted: ${o.count} of ${o.capacity} entries${o.flags & 1 ? ' (may be incomplete: see the report)' : ''}`);
+    for (const e of o.entries.slice(0, 20)) lines.push(`  ${e.paddr} +${e.length} ${e.reasonName}`);
+    if (o.entries.length > 20) lines.push(`  ... ${o.entries.length - 20} more`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,30 @@
+// The objects that flow between pipeline stages: one prefix, then segment data in file order.
+
+import type { OutputLayout } from '../dump/layout.js';
+import type { DumpPrefix } from '../dump/prefix.js';
+
+/** First event: the parsed input prefix and the notes that the output's PT_NOTE will hold. */
+export interface PrefixEvent {
+  kind: 'prefix';
+  prefix: DumpPrefix;
+  /** The PT_NOTE bytes to write: the original notes, then ours once the note injector has run. */
+  noteBytes: Buffer;
+}
+
+/** The output's header block (ELF header, section header 0, program headers, notes, padding). */
+export interface HeaderEvent {
+  kind: 'header';
+  bytes: Buffer;
+  layout: OutputLayout;
+}
+
+/** Bytes of one segment, at `offset` within that segment's file data. */
+export interface DataEvent {
+  kind: 'data';
+  /** Program header index. */
+  segment: number;
+  offset: number;
+  bytes: Buffer;
+}
+
+export type DumpEvent = PrefixEvent | HeaderEvent | DataEvent;

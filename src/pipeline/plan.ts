@@ -1,0 +1,137 @@
+// Decides what to write before the header goes out: the mode, the pages to skip, and our notes.
+
+import type { WarningHandler } from '../errors.js';
+import { hex, type Endian } from '../elf/byte-order.js';
+import type { DataSegment, DumpMode } from '../dump/layout.js';
+import type { DumpPrefix } from '../dump/prefix.js';
+import { describeFault, mapFaults, normalizeFaults, type FaultMap, type FaultRange } from '../faults/fault-map.js';
+import type { UserFault } from '../faults/fault-input.js';
+import type { MceRecord } from '../mce/record.js';
+import { describeMceCause, judgeMce, type MceVerdict, type RecordOrigin } from '../mce/rules.js';
+import {
+  decodeMceNote,
+  encodeCauseNote,
+  encodeMceNote,
+  encodeOmittedNote,
+  NT_SLIMCORE_MCE,
+  OmitReason,
+  SLIMCORE_NOTE_NAME,
+  type OmittedEntry,
+} from '../notes/slimcore-notes.js';
+
+export type RequestedMode = DumpMode | 'auto';
+
+export interface SourcedRecord {
+  record: MceRecord;
+  origin: RecordOrigin;
+  /** Where it came from, for messages: "input MCE note", "faults.json", ... */
+  from: string;
+}
+
+export interface JudgedRecord extends SourcedRecord {
+  verdict: MceVerdict;
+}
+
+export interface PlanInput {
+  mode: RequestedMode;
+  userFaults: readonly UserFault[];
+  /** MCE records from outside the dump (--faults files), and from the crashed kernel's log. */
+  extraRecords: readonly SourcedRecord[];
+  /** Spare OMITTED entries reserved for ranges found while copying (read errors). */
+  omittedReserve: number;
+  onWarning: WarningHandler;
+  /** Informational lines for the summary (records judged, pages skipped). */
+  onNotice?: (line: string) => void;
+  panicLine?: string;
+}
+
+export interface CapturePlan {
+  mode: DumpMode;
+  /** Why that mode, in a few words. */
+  modeReason: string;
+  records: JudgedRecord[];
+  faultMap: FaultMap;
+  omitted: OmittedEntry[];
+  cause: string;
+  /** Our notes, encoded in the dump's byte order, ready to append. */
+  noteBytes: Buffer;
+  /** Offset of the OMITTED note inside noteBytes (for later patching). */
+  omittedNoteOffset: number;
+  omittedCapacity: number;
+}
+
+function recordsFromDump(prefix: DumpPrefix): SourcedRecord[] {
+  return prefix.notes.notes
+    .filter((n) => n.name === SLIMCORE_NOTE_NAME && n.type === NT_SLIMCORE_MCE)
+    .flatMap((n) => decodeMceNote(n.desc, prefix.format.endian).map((record) => ({ record, origin: 'dump-note' as const, from: 'the input MCE note' })));
+}
+
+function reasonForRecord(origin: RecordOrigin): number {
+  return origin === 'kernel-log' ? OmitReason.KERNEL_LOG : OmitReason.MCE;
+}
+
+function causeText(mode: DumpMode, modeReason: string, fatal: JudgedRecord | undefined, records: JudgedRecord[], omitted: OmittedEntry[], panicLine?: string): string {
+  const panic = panicLine ? ` (${panicLine})` : '';
+  if (mode === 'slim') {
+    if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
+    return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;
+  }
+  const zeroed = omitted.filter((e) => e.reason !== OmitReason.SLIM);
+  const pages = zeroed.length === 0 ? 'no pages were omitted' : `${zeroed.length} range(s) zero-filled: ${zeroed.slice(0, 4).map((e) => `${hex(e.paddr)}+${hex(e.length)}`).join(', ')}${zeroed.length > 4 ? ', ...' : ''}`;
+  const first = records[0];
+  const error = first ? `memory error: ${describeMceCause(first.record)}${panic}; ` : panicLine ? `${panicLine}; ` : '';
+  return `${error}full dump; ${pages}`;
+}
+
+export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
+  const endian: Endian = prefix.format.endian;
+  const records: JudgedRecord[] = [...recordsFromDump(prefix), ...input.extraRecords].map((r) => ({
+    ...r,
+    verdict: judgeMce(r.record, r.origin, prefix.pageSize),
+  }));
+  for (const r of records) {
+    for (const message of r.verdict.messages) input.onNotice?.(`MCE record from ${r.from}: ${message}`);
+  }
+  const fatal = records.find((r) => r.verdict.fatal);
+  const mode: DumpMode = input.mode === 'auto' ? (fatal ? 'slim' : 'full') : input.mode;
+  const modeReason =
+    input.mode !== 'auto' ? `--mode ${input.mode}` : fatal ? `fatal memory error in ${fatal.from}` : 'no fatal memory error recorded';
+
+  const faults: FaultRange[] = [
+    ...records.flatMap((r) =>
+      r.verdict.skip ? [{ paddr: r.verdict.skip.paddr, length: r.verdict.skip.length, reason: reasonForRecord(r.origin), origin: `MCE record from ${r.from}` }] : [],
+    ),
+    ...input.userFaults.map((f) => ({ paddr: f.paddr, length: f.length, reason: OmitReason.USER, origin: f.origin })),
+  ];
+  const normalized = normalizeFaults(faults, prefix.pageSize);
+  const faultMap = mapFaults(normalized, segments);
+  if (mode === 'full') {
+    for (const f of faultMap.outside) {
+      input.onWarning({ code: 'FAULT_OUTSIDE_SEGMENTS', message: `fault ${describeFault(f)} lies in no PT_LOAD's file data: nothing to skip there` });
+    }
+  }
+
+  const omitted: OmittedEntry[] =
+    mode === 'slim'
+      ? segments.map((s) => ({ paddr: s.paddr, length: BigInt(s.size), reason: OmitReason.SLIM, flags: 0 }))
+      : faultMap.entries.map((e) => ({ paddr: e.paddr, length: e.length, reason: e.reason, flags: 0 }));
+  const cause = causeText(mode, modeReason, fatal, records, omitted, input.panicLine);
+  const omittedCapacity = omitted.length + (mode === 'full' ? input.omittedReserve : 0);
+
+  const causeNote = encodeCauseNote(cause, endian);
+  // Records from an MCE note in the input are already there, kept byte for byte with the other notes.
+  const newRecords = records.filter((r) => r.origin !== 'dump-note').map((r) => r.record);
+  const mceNote = newRecords.length > 0 ? encodeMceNote(newRecords, endian) : Buffer.alloc(0);
+  const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: 0 }, endian);
+  return {
+    mode,
+    modeReason,
+    records,
+    faultMap,
+    omitted,
+    cause,
+    noteBytes: Buffer.concat([causeNote, mceNote, omittedNote]),
+    omittedNoteOffset: causeNote.length + mceNote.length,
+    omittedCapacity,
+  };
+}

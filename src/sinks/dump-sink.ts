@@ -1,0 +1,109 @@
+// Where the dump goes: a file (written under a temporary name, renamed on success), a device or FIFO, or stdout.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { IoError, UsageError } from '../errors.js';
+
+export interface DumpSink {
+  /** For messages: the path, or "stdout". */
+  name: string;
+  stream: Writable;
+  /** A regular file we can seek in to patch notes after the data. */
+  seekable: boolean;
+  fd: number;
+  /** Makes the dump visible under its final name; call only after the stream finished. */
+  commit(): Promise<void>;
+  /** Leaves nothing at the target path. */
+  abort(): Promise<void>;
+}
+
+export interface SinkOptions {
+  /** fsync before renaming (default true: a kdump capture kernel reboots right after). */
+  sync?: boolean;
+}
+
+const WRITE_HIGH_WATER_MARK = 1 << 20;
+
+function writerFor(fd: number): Writable {
+  return fs.createWriteStream('', { fd, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+}
+
+export async function openStdoutSink(): Promise<DumpSink> {
+  if (process.stdout.isTTY) throw new UsageError('refusing to write a binary dump to a terminal: use -o FILE or redirect stdout');
+  return {
+    name: 'stdout',
+    stream: writerFor(1),
+    // A regular file behind stdout is still written in one forward pass: stdout may be shared.
+    seekable: false,
+    fd: 1,
+    async commit() {},
+    async abort() {},
+  };
+}
+
+export async function openFileSink(target: string, options: SinkOptions = {}): Promise<DumpSink> {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(target);
+  } catch {
+    stat = undefined;
+  }
+  if (stat && (stat.isCharacterDevice() || stat.isFIFO() || stat.isBlockDevice())) {
+    const fd = openOrFail(target, 'w');
+    return {
+      name: target,
+      stream: writerFor(fd),
+      seekable: stat.isBlockDevice(),
+      fd,
+      async commit() {
+        fs.closeSync(fd);
+      },
+      async abort() {
+        fs.closeSync(fd);
+      },
+    };
+  }
+  if (stat?.isDirectory()) throw new UsageError(`output ${target} is a directory`);
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.partial`);
+  const fd = openOrFail(temp, 'wx', 0o600);
+  let closed = false;
+  const closeOnce = () => {
+    if (!closed) {
+      closed = true;
+      fs.closeSync(fd);
+    }
+  };
+  return {
+    name: target,
+    stream: writerFor(fd),
+    seekable: true,
+    fd,
+    async commit() {
+      try {
+        if (options.sync !== false) fs.fsyncSync(fd);
+        closeOnce();
+        fs.renameSync(temp, target);
+      } catch (err) {
+        fs.rmSync(temp, { force: true });
+        throw new IoError(`writing ${target}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    async abort() {
+      try {
+        closeOnce();
+      } finally {
+        fs.rmSync(temp, { force: true });
+      }
+    },
+  };
+}
+
+function openOrFail(file: string, flags: string, mode?: number): number {
+  try {
+    return fs.openSync(file, flags, mode);
+  } catch (err) {
+    throw new IoError(`cannot open output ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,72 @@
+// Opens the input (a path, or stdin) and reads it with read(2), positionally when it can seek.
+
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { IoError, UsageError } from '../errors.js';
+import { hex } from '../elf/byte-order.js';
+
+const read = promisify(fs.read);
+const fstat = promisify(fs.fstat);
+const close = promisify(fs.close);
+const EAGAIN_RETRY_MS = 2;
+
+export interface ByteSource {
+  /** For messages: the path, or "stdin". */
+  name: string;
+  fd: number;
+  /** Regular files, block and character devices: read with pread, segment by segment. */
+  seekable: boolean;
+  /** Known for regular files (including /proc/vmcore). */
+  size?: number;
+  close(): Promise<void>;
+}
+
+export async function openSource(path: string | undefined): Promise<ByteSource> {
+  const fromStdin = path === undefined || path === '-';
+  let fd: number;
+  if (fromStdin) fd = 0;
+  else {
+    try {
+      fd = await promisify(fs.open)(path, 'r');
+    } catch (err) {
+      throw new IoError(`cannot open input ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const stat = await fstat(fd);
+  if (stat.isDirectory()) throw new UsageError(`input ${path} is a directory`);
+  const seekable = stat.isFile() || stat.isBlockDevice() || stat.isCharacterDevice();
+  let closed = false;
+  return {
+    name: fromStdin ? 'stdin' : path,
+    fd,
+    seekable,
+    size: stat.isFile() && stat.size > 0 ? stat.size : undefined,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await close(fd).catch(() => undefined);
+    },
+  };
+}
+
+/** Reads until `length` bytes or end of input; `position` null reads forward. Returns the count read. */
+export async function readFully(source: ByteSource, buf: Buffer, offset: number, length: number, position: number | null): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    let n: number;
+    try {
+      ({ bytesRead: n } = await read(source.fd, buf, offset + done, length - done, position === null ? null : position + done));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+        await new Promise((resolve) => setTimeout(resolve, EAGAIN_RETRY_MS));
+        continue;
+      }
+      const at = position === null ? '' : ` at offset ${hex(position + done)}`;
+      throw new IoError(`reading ${source.name}${at}: ${(err as Error).message}`, { cause: err });
+    }
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}

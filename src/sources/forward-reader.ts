@@ -1,0 +1,99 @@
+// Reads a pipe in one forward pass: the prefix from a bounded buffer, then segment bytes as they arrive.
+
+import { BufferList } from 'bl';
+import { BadInputError } from '../errors.js';
+import { hex } from '../elf/byte-order.js';
+import type { DataSegment } from '../dump/layout.js';
+import type { RangeReader } from '../dump/prefix.js';
+import type { DataEvent } from '../pipeline/events.js';
+import { readFully, type ByteSource } from './byte-source.js';
+
+/** How far into a pipe the headers and notes may reach: everything before them is held in memory. */
+export const PIPE_PREFIX_LIMIT = 64 << 20;
+const PREFIX_READ_SIZE = 64 << 10;
+
+/**
+ * Holds every byte from `base` up to `end` so that the prefix can be parsed in any order, then
+ * hands the rest of the stream out in segment order without copying page data.
+ */
+export class ForwardReader {
+  private held = new BufferList();
+  private base = 0;
+  private eof = false;
+
+  constructor(private readonly source: ByteSource, private readonly limit = PIPE_PREFIX_LIMIT) {}
+
+  get end(): number {
+    return this.base + this.held.length;
+  }
+
+  private async fill(upTo: number): Promise<void> {
+    while (this.end < upTo && !this.eof) {
+      const buf = Buffer.allocUnsafe(PREFIX_READ_SIZE);
+      const got = await readFully(this.source, buf, 0, buf.length, null);
+      if (got < buf.length) this.eof = true;
+      if (got > 0) this.held.append(buf.subarray(0, got));
+    }
+  }
+
+  rangeReader(): RangeReader {
+    return async (offset, length, what) => {
+      if (offset + length > this.limit) {
+        throw new BadInputError(
+          `${what} ends at offset ${hex(offset + length)}, beyond the first ${hex(this.limit)} bytes that a pipe may hold before the memory data; give the dump as a file instead`,
+        );
+      }
+      await this.fill(offset + length);
+      if (this.end < offset + length) {
+        throw new BadInputError(`input ended after ${this.end} bytes, inside ${what} (${offset + length - this.end} bytes missing)`);
+      }
+      return this.held.slice(offset - this.base, offset + length - this.base);
+    };
+  }
+
+  /** Drops held bytes before `offset`, reading and discarding more when needed. */
+  private async skipTo(offset: number): Promise<void> {
+    while (this.end < offset && !this.eof) {
+      this.base = this.end;
+      this.held = new BufferList();
+      await this.fill(Math.min(offset, this.end + PREFIX_READ_SIZE));
+    }
+    const drop = Math.min(offset - this.base, this.held.length);
+    if (drop > 0) {
+      this.held.consume(drop);
+      this.base += drop;
+    }
+  }
+
+  /** Segments must be in file order and must not share bytes. */
+  async *segments(segments: readonly DataSegment[], chunkSize: number): AsyncGenerator<DataEvent> {
+    const lastEnd = segments.length > 0 ? segments[segments.length - 1].inOffset + segments[segments.length - 1].size : 0;
+    const ended = (seg: DataSegment, at: number) =>
+      new BadInputError(
+        `input ended at offset ${hex(at)}, inside program header ${seg.index}: ${lastEnd - at} bytes missing (the data should run to ${hex(lastEnd)})`,
+      );
+    for (const seg of segments) {
+      await this.skipTo(seg.inOffset);
+      if (this.base < seg.inOffset) throw ended(seg, this.base);
+      let offset = 0;
+      // Bytes already held from the prefix reads are few (64 KiB at most, in the usual layout): copying them is fine.
+      while (this.held.length > 0 && offset < seg.size) {
+        const take = Math.min(this.held.length, seg.size - offset, chunkSize);
+        const bytes = this.held.slice(0, take);
+        this.held.consume(take);
+        this.base += take;
+        yield { kind: 'data', segment: seg.index, offset, bytes };
+        offset += take;
+      }
+      while (offset < seg.size) {
+        const length = Math.min(chunkSize, seg.size - offset);
+        const bytes = Buffer.allocUnsafe(length);
+        const got = await readFully(this.source, bytes, 0, length, null);
+        this.base += got;
+        if (got > 0) yield { kind: 'data', segment: seg.index, offset, bytes: bytes.subarray(0, got) };
+        offset += got;
+        if (got < length) throw ended(seg, this.base);
+      }
+    }
+  }
+}

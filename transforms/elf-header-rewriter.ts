@@ -1,0 +1,27 @@
+// Stage: turns the prefix into the output's header block, with program headers moved to the new layout.
+
+import { classLayout } from '../src/elf/byte-order.js';
+import { encodeHeader } from '../src/elf/header.js';
+import { encodeProgramHeaders } from '../src/elf/program-header.js';
+import { planOutputLayout, type DataSegment, type DumpMode, type OutputLayout } from '../src/dump/layout.js';
+import type { DumpEvent } from '../src/pipeline/events.js';
+
+export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
+  const block = Buffer.alloc(layout.headerBlockSize);
+  encodeHeader(layout.header).copy(block, 0);
+  const L = classLayout(layout.header);
+  layout.sectionZero?.copy(block, L.ehsize);
+  encodeProgramHeaders(layout.phdrs, layout.header).copy(block, Number(layout.header.phoff));
+  noteBytes.copy(block, layout.notesOffset);
+  return block;
+}
+
+/** `segments` are the input's data segments in file order; `onLayout` lets the caller learn output offsets. */
+export function elfHeaderRewriter(segments: readonly DataSegment[], mode: DumpMode, onLayout?: (layout: OutputLayout) => void) {
+  return (event: DumpEvent): DumpEvent => {
+    if (event.kind !== 'prefix') return event;
+    const layout = planOutputLayout(event.prefix, segments, event.noteBytes.length, mode);
+    onLayout?.(layout);
+    return { kind: 'header', bytes: encodeHeaderBlock(layout, event.noteBytes), layout };
+  };
+}

@@ -1,0 +1,50 @@
+// Stage: replaces the bytes of faulty pages with zeros, passing clean bytes through as views.
+
+import { many } from 'stream-chain/defs.js';
+import type { DataEvent, DumpEvent } from '../src/pipeline/events.js';
+
+const ZERO_PAGE_RUN = Buffer.alloc(1 << 20);
+
+function zeros(length: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let left = length; left > 0; left -= ZERO_PAGE_RUN.length) out.push(ZERO_PAGE_RUN.subarray(0, Math.min(left, ZERO_PAGE_RUN.length)));
+  return out;
+}
+
+/**
+ * `faultsBySegment` maps a program header index to sorted, disjoint [start, end) offsets within
+ * that segment. Data for each segment arrives in increasing offset order, so a cursor per
+ * segment finds the next fault without searching.
+ */
+export function poisonPageSkipper(faultsBySegment: ReadonlyMap<number, Float64Array>) {
+  const cursors = new Map<number, number>();
+  return (event: DumpEvent) => {
+    if (event.kind !== 'data') return event;
+    const ranges = faultsBySegment.get(event.segment);
+    if (ranges === undefined) return event;
+    const start = event.offset;
+    const end = start + event.bytes.length;
+    let i = cursors.get(event.segment) ?? 0;
+    while (i < ranges.length && ranges[i + 1] <= start) i += 2;
+    cursors.set(event.segment, i);
+    if (i >= ranges.length || ranges[i] >= end) return event;
+
+    const pieces: DataEvent[] = [];
+    let at = start;
+    const emit = (from: number, bytes: Buffer) => pieces.push({ kind: 'data', segment: event.segment, offset: from, bytes });
+    for (; i < ranges.length && ranges[i] < end; i += 2) {
+      const faultStart = Math.max(ranges[i], start);
+      const faultEnd = Math.min(ranges[i + 1], end);
+      if (faultStart > at) emit(at, event.bytes.subarray(at - start, faultStart - start));
+      let zeroAt = faultStart;
+      for (const run of zeros(faultEnd - faultStart)) {
+        emit(zeroAt, run);
+        zeroAt += run.length;
+      }
+      at = faultEnd;
+      if (ranges[i + 1] > end) break;
+    }
+    if (at < end) emit(at, event.bytes.subarray(at - start));
+    return many(pieces);
+  };
+}
