@@ -3,7 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { capture } from '../pipeline/capture.js';
 import { loadFaultSources } from '../faults/load-faults.js';
-import { formatBytes } from './format.js';
+import { formatBytes, pathArgument } from './format.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -39,8 +39,8 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     };
     const sources = await loadFaultSources(args.fault, args.faults);
     const result = await capture({
-      input: args.input,
-      output: args.output,
+      input: pathArgument(args.input, 'input'),
+      output: pathArgument(args.output, 'output'),
       mode: args.mode,
       ...sources,
       strict: args.strict,

@@ -1,4 +1,13 @@
-// Small formatting helpers for the CLI's human-readable lines.
+// Small helpers for the CLI: human-readable sizes, and path arguments.
+
+import { UsageError } from '../errors.js';
+
+/** yargs turns a lone "-" into ""; give it back, and refuse a really empty path. */
+export function pathArgument(value: string | undefined, what: string): string | undefined {
+  if (value !== '') return value;
+  if (process.argv.includes('-')) return '-';
+  throw new UsageError(`the ${what} path is empty`);
+}
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -2,6 +2,7 @@
 
 import type { Argv, CommandModule } from 'yargs';
 import { formatInspect, inspectDump } from '../inspect/inspect.js';
+import { pathArgument } from './format.js';
 
 export const inspectCommand: CommandModule<object, { file: string; json: boolean }> = {
   command: 'inspect <file>',
@@ -11,7 +12,7 @@ export const inspectCommand: CommandModule<object, { file: string; json: boolean
       .positional('file', { type: 'string', demandOption: true, describe: 'dump to read, or - for stdin' })
       .option('json', { type: 'boolean', default: false, describe: 'print stable JSON (docs/inspect-json.md)' }) as unknown as Argv<{ file: string; json: boolean }>,
   handler: async (args) => {
-    const report = await inspectDump(args.file);
+    const report = await inspectDump(pathArgument(args.file, 'file'));
     process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
   },
 };

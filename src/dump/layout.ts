@@ -43,15 +43,13 @@ export function dataSegments(prefix: DumpPrefix, inputSize?: number): DataSegmen
 }
 
 /** Why the segments can't be read in one forward pass, or undefined when they can. */
-export function forwardPassObstacle(prefix: DumpPrefix, sorted: readonly DataSegment[]): string | undefined {
+/** Segments before the end of the notes are fine: the forward reader still holds those bytes. */
+export function forwardPassObstacle(sorted: readonly DataSegment[]): string | undefined {
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     if (sorted[i].inOffset < prev.inOffset + prev.size) {
       return `program headers ${prev.index} and ${sorted[i].index} share file bytes at offset ${hex(sorted[i].inOffset)}`;
     }
-  }
-  if (sorted.length > 0 && sorted[0].inOffset < prefix.prefixEnd) {
-    return `program header ${sorted[0].index} starts at offset ${hex(sorted[0].inOffset)}, before the end of the headers and notes (${hex(prefix.prefixEnd)})`;
   }
   return undefined;
 }

@@ -58,9 +58,7 @@ export async function readDumpPrefix(read: RangeReader): Promise<DumpPrefix> {
     const sh0 = await read(shoff, sectionHeaderSize(format), `section header 0 at offset ${hex(shoff)} (e_phnum is PN_XNUM)`);
     phnum = decodeSectionHeaderZero(sh0, 0, format).info;
     prefixEnd = Math.max(prefixEnd, shoff + sh0.length);
-    if (phnum < PN_XNUM) {
-      throw new BadInputError(`section header 0: sh_info ${phnum} is below 0xffff, so e_phnum should not be PN_XNUM`);
-    }
+    if (phnum === 0) throw new BadInputError('section header 0: sh_info is 0, but e_phnum (PN_XNUM) says it holds the program header count');
   }
   if (phnum > MAX_PROGRAM_HEADERS) {
     throw new BadInputError(`ELF header: ${phnum} program headers exceed the limit of ${MAX_PROGRAM_HEADERS}`);

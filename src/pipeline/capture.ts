@@ -6,7 +6,7 @@ import chain from 'stream-chain';
 import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandler } from '../errors.js';
 import { dataSegments, forwardPassObstacle, type DataSegment, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
-import { openSource, type ByteSource } from '../sources/byte-source.js';
+import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { openFileSink, openStdoutSink, type DumpSink } from '../sinks/dump-sink.js';
@@ -54,7 +54,7 @@ async function openSink(output: string | undefined, sync: boolean | undefined): 
 
 async function readPrefix(source: ByteSource): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
   if (source.seekable) return { prefix: await readDumpPrefix(positionalRangeReader(source)) };
-  const forward = new ForwardReader(source);
+  const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null));
   return { prefix: await readDumpPrefix(forward.rangeReader()), forward };
 }
 
@@ -84,7 +84,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onNotice: options.onNotice,
     });
     if (forward && plan.mode === 'full') {
-      const obstacle = forwardPassObstacle(prefix, segments);
+      const obstacle = forwardPassObstacle(segments);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
     }
     // A slim dump needs nothing more from the input: closing it now lets a pipe's producer see EPIPE.

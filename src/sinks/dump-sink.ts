@@ -67,7 +67,7 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
   }
   if (stat?.isDirectory()) throw new UsageError(`output ${target} is a directory`);
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.partial`);
-  const fd = openOrFail(temp, 'wx', 0o600);
+  const fd = openOrFail(temp, 'wx', 0o600, target);
   let closed = false;
   const closeOnce = () => {
     if (!closed) {
@@ -100,10 +100,15 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
   };
 }
 
-function openOrFail(file: string, flags: string, mode?: number): number {
+function openOrFail(file: string, flags: string, mode?: number, shownAs = file): number {
   try {
     return fs.openSync(file, flags, mode);
   } catch (err) {
-    throw new IoError(`cannot open output ${file}: ${(err as Error).message}`, { cause: err });
+    throw new IoError(`cannot open output ${shownAs}: ${errnoText(err)}`, { cause: err });
   }
+}
+
+/** "ENOENT: no such file or directory", without the temporary path that Node appends. */
+export function errnoText(err: unknown): string {
+  return (err as Error).message.replace(/, \w+ '.*'$/, '');
 }

@@ -6,7 +6,9 @@ import { hex } from '../elf/byte-order.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../pipeline/events.js';
-import { readFully, type ByteSource } from './byte-source.js';
+
+/** Reads up to `length` bytes into `buf` at `offset`; 0 means end of input. A short read is not an end. */
+export type ForwardPull = (buf: Buffer, offset: number, length: number) => Promise<number>;
 
 /** How far into a pipe the headers and notes may reach: everything before them is held in memory. */
 export const PIPE_PREFIX_LIMIT = 64 << 20;
@@ -21,7 +23,7 @@ export class ForwardReader {
   private base = 0;
   private eof = false;
 
-  constructor(private readonly source: ByteSource, private readonly limit = PIPE_PREFIX_LIMIT) {}
+  constructor(private readonly pull: ForwardPull, private readonly limit = PIPE_PREFIX_LIMIT) {}
 
   get end(): number {
     return this.base + this.held.length;
@@ -30,9 +32,9 @@ export class ForwardReader {
   private async fill(upTo: number): Promise<void> {
     while (this.end < upTo && !this.eof) {
       const buf = Buffer.allocUnsafe(PREFIX_READ_SIZE);
-      const got = await readFully(this.source, buf, 0, buf.length, null);
-      if (got < buf.length) this.eof = true;
-      if (got > 0) this.held.append(buf.subarray(0, got));
+      const got = await this.pull(buf, 0, buf.length);
+      if (got === 0) this.eof = true;
+      else this.held.append(buf.subarray(0, got));
     }
   }
 
@@ -88,7 +90,12 @@ export class ForwardReader {
       while (offset < seg.size) {
         const length = Math.min(chunkSize, seg.size - offset);
         const bytes = Buffer.allocUnsafe(length);
-        const got = await readFully(this.source, bytes, 0, length, null);
+        let got = 0;
+        while (got < length) {
+          const n = await this.pull(bytes, got, length - got);
+          if (n === 0) break;
+          got += n;
+        }
         this.base += got;
         if (got > 0) yield { kind: 'data', segment: seg.index, offset, bytes: bytes.subarray(0, got) };
         offset += got;
