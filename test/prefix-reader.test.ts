@@ -9,7 +9,7 @@ import { ForwardReader } from '../src/sources/forward-reader.js';
 import { makeSyntheticVmcore, segmentByte, type SyntheticOptions } from './helpers/synthetic-vmcore.js';
 import { bufferRangeReader, splitPull } from './helpers/buffer-readers.js';
 
-const FORMATS: SyntheticOptions[] = [
+const FORMATS: { elfClass: 32 | 64; endian: 'le' | 'be' }[] = [
   { elfClass: 64, endian: 'le' },
   { elfClass: 64, endian: 'be' },
   { elfClass: 32, endian: 'le' },

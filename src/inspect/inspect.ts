@@ -5,7 +5,7 @@ import { EM_NAMES, NT_PRSTATUS, PN_XNUM } from '../elf/constants.js';
 import { programHeaderTypeName } from '../elf/program-header.js';
 import { isVmcoreinfo } from '../elf/vmcoreinfo.js';
 import { readDumpPrefix } from '../dump/prefix.js';
-import { openSource } from '../sources/byte-source.js';
+import { openSource, readFully } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
 import { mceRecordToJson } from '../mce/record.js';
@@ -56,7 +56,7 @@ export interface InspectReport {
 export async function inspectDump(path: string | undefined): Promise<InspectReport> {
   const source = await openSource(path);
   try {
-    const reader = source.seekable ? positionalRangeReader(source) : new ForwardReader(source).rangeReader();
+    const reader = source.seekable ? positionalRangeReader(source) : new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null)).rangeReader();
     const prefix = await readDumpPrefix(reader);
     const { format, header } = prefix;
     const report: InspectReport = {

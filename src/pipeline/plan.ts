@@ -71,7 +71,7 @@ function reasonForRecord(origin: RecordOrigin): number {
 }
 
 function causeText(mode: DumpMode, modeReason: string, fatal: JudgedRecord | undefined, records: JudgedRecord[], omitted: OmittedEntry[], panicLine?: string): string {
-  const panic = panicLine ? ` (${panicLine})` : '';
+  const panic = panicLine ? `; the kernel said "${panicLine}"` : '';
   if (mode === 'slim') {
     if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
     return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;

@@ -1,0 +1,20 @@
+// slim-core's library API: the capture pipeline, its stages, inspect, and the pure codecs.
+
+export { capture, DEFAULT_CHUNK_SIZE, type CaptureOptions, type CaptureResult } from './pipeline/capture.js';
+export { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './pipeline/plan.js';
+export type { DumpEvent, PrefixEvent, HeaderEvent, DataEvent } from './pipeline/events.js';
+export { dumpSerializer } from './pipeline/serializer.js';
+export { noteInjector } from '../transforms/note-injector.js';
+export { elfHeaderRewriter } from '../transforms/elf-header-rewriter.js';
+export { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
+export { readDumpPrefix, type DumpPrefix, type RangeReader } from './dump/prefix.js';
+export { dataSegments, planOutputLayout, type DataSegment, type DumpMode, type OutputLayout } from './dump/layout.js';
+export { inspectDump, formatInspect, type InspectReport } from './inspect/inspect.js';
+export { normalizeFaults, mapFaults, type FaultRange, type FaultMap } from './faults/fault-map.js';
+export { parseFaultArg, parseFaultsFile, type UserFault } from './faults/fault-input.js';
+export { loadFaultSources } from './faults/load-faults.js';
+export * from './mce/record.js';
+export { judgeMce, statusBitNames, describeMceCause, type MceVerdict, type RecordOrigin } from './mce/rules.js';
+export { parseMceLog } from './mce/log-parser.js';
+export * from './notes/slimcore-notes.js';
+export * from './errors.js';

@@ -1,0 +1,206 @@
+// slim-core's own ELF notes (owner "SLIMCORE"): CAUSE, MCE and OMITTED. Public format: docs/note-format.md.
+// Every integer is in the dump's byte order; notes use Linux padding (name and descriptor each to 4 bytes).
+
+import { BadInputError } from '../errors.js';
+import { alignUp, hex, readU32, readU64, writeU32, writeU64, type Endian } from '../elf/byte-order.js';
+import { encodeNote, NOTE_HEADER_SIZE, type Note } from '../elf/note.js';
+import { decodeMceRecord, encodeMceRecord, MCE_MIN_RECORD_SIZE, MCE_RECORD_SIZE, type MceRecord } from '../mce/record.js';
+
+export const SLIMCORE_NOTE_NAME = 'SLIMCORE';
+/** "SLC" and a number: clear of the types crash gives meaning to (0 to 4, 0x70000001). */
+export const NT_SLIMCORE_CAUSE = 0x534c4301;
+export const NT_SLIMCORE_MCE = 0x534c4302;
+export const NT_SLIMCORE_OMITTED = 0x534c4303;
+
+export const OmitReason = { MCE: 1, USER: 2, READ_ERROR: 3, KERNEL_LOG: 4, PAGE_FLAG: 5, SLIM: 6 } as const;
+export const OMITTED_FLAG_MAY_BE_INCOMPLETE = 1;
+
+export const OMITTED_HEADER_SIZE = 16;
+export const OMITTED_ENTRY_SIZE = 24;
+export const MCE_NOTE_HEADER_SIZE = 8;
+
+export interface OmittedEntry {
+  paddr: bigint;
+  length: bigint;
+  reason: number;
+  flags: number;
+}
+
+export interface OmittedList {
+  /** The used entries, in order. */
+  entries: OmittedEntry[];
+  /** Entry slots in the note; slots past the entries are zero. */
+  capacity: number;
+  /** Header flags: bit 0 OMITTED_FLAG_MAY_BE_INCOMPLETE. */
+  flags: number;
+}
+
+const REASON_NAMES: Record<number, string> = {
+  [OmitReason.MCE]: 'MCE record',
+  [OmitReason.USER]: 'user-given fault list',
+  [OmitReason.READ_ERROR]: 'read error',
+  [OmitReason.KERNEL_LOG]: "crashed kernel's log",
+  [OmitReason.PAGE_FLAG]: 'page flag',
+  [OmitReason.SLIM]: 'slim dump',
+};
+
+export function reasonName(reason: number): string {
+  return REASON_NAMES[reason] ?? `unknown reason ${reason}`;
+}
+
+export function isSlimcoreNote(note: Pick<Note, 'name'>): boolean {
+  return note.name === SLIMCORE_NOTE_NAME;
+}
+
+/** Largest descriptor a note can carry: n_descsz is a u32, and the padded note must stay addressable. */
+const MAX_DESC = 0xffffffff - 3;
+
+function checkU32(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`${what} ${value} does not fit in a u32`);
+}
+
+// ---- CAUSE ----
+
+/**
+ * The CAUSE note: one line of UTF-8 ending in NUL. Line breaks and other control characters (NUL included) become
+ * spaces, so that the note stays one line a person can read.
+ */
+export function encodeCauseNote(text: string, endian: Endian): Buffer {
+  const line = text.replace(/\r\n/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  const desc = Buffer.concat([Buffer.from(line, 'utf8'), Buffer.alloc(1)]);
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_CAUSE, desc, endian);
+}
+
+/** Text up to the first NUL (or the whole descriptor when it has none); malformed UTF-8 reads as U+FFFD. */
+export function decodeCauseNote(desc: Buffer): string {
+  const nul = desc.indexOf(0);
+  return desc.toString('utf8', 0, nul >= 0 ? nul : desc.length);
+}
+
+// ---- MCE ----
+
+/** The MCE note: u32 record_size (128), u32 count, then the records in `struct mce` layout. */
+export function encodeMceNote(records: readonly MceRecord[], endian: Endian): Buffer {
+  const descSize = MCE_NOTE_HEADER_SIZE + records.length * MCE_RECORD_SIZE;
+  if (descSize > MAX_DESC) throw new RangeError(`MCE note: ${records.length} records do not fit in one note`);
+  const desc = Buffer.alloc(descSize);
+  writeU32(desc, 0, MCE_RECORD_SIZE, endian);
+  writeU32(desc, 4, records.length, endian);
+  records.forEach((rec, i) => encodeMceRecord(rec, endian).copy(desc, MCE_NOTE_HEADER_SIZE + i * MCE_RECORD_SIZE));
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_MCE, desc, endian);
+}
+
+/**
+ * Reads an MCE note's descriptor. Any record_size of at least 88 is accepted (fields it does not cover read as 0);
+ * count is capped to the records that fit whole in the descriptor.
+ */
+export function decodeMceNote(desc: Buffer, endian: Endian): MceRecord[] {
+  if (desc.length < MCE_NOTE_HEADER_SIZE) {
+    throw new BadInputError(`SLIMCORE MCE note: descriptor of ${desc.length} bytes is shorter than its 8-byte header`);
+  }
+  const recordSize = readU32(desc, 0, endian);
+  const count = readU32(desc, 4, endian);
+  if (recordSize < MCE_MIN_RECORD_SIZE) {
+    throw new BadInputError(`SLIMCORE MCE note: record_size ${recordSize} at descriptor offset 0 is below the minimum of ${MCE_MIN_RECORD_SIZE}`);
+  }
+  const fits = Math.floor((desc.length - MCE_NOTE_HEADER_SIZE) / recordSize);
+  const n = Math.min(count, fits);
+  const records: MceRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = MCE_NOTE_HEADER_SIZE + i * recordSize;
+    records.push(decodeMceRecord(desc.subarray(at, at + recordSize), endian, recordSize));
+  }
+  return records;
+}
+
+// ---- OMITTED ----
+
+/** The OMITTED header: u32 entry_size (24), u32 count, u32 capacity, u32 flags. */
+export function encodeOmittedHeader(count: number, capacity: number, flags: number, endian: Endian): Buffer {
+  checkU32(count, 'OMITTED count');
+  checkU32(capacity, 'OMITTED capacity');
+  checkU32(flags, 'OMITTED flags');
+  if (count > capacity) throw new RangeError(`OMITTED note: count ${count} exceeds capacity ${capacity}`);
+  const buf = Buffer.alloc(OMITTED_HEADER_SIZE);
+  writeU32(buf, 0, OMITTED_ENTRY_SIZE, endian);
+  writeU32(buf, 4, count, endian);
+  writeU32(buf, 8, capacity, endian);
+  writeU32(buf, 12, flags, endian);
+  return buf;
+}
+
+/** Entries of 24 bytes each: u64 paddr, u64 length, u32 reason, u32 flags. */
+export function encodeOmittedEntries(entries: readonly OmittedEntry[], endian: Endian): Buffer {
+  const buf = Buffer.alloc(entries.length * OMITTED_ENTRY_SIZE);
+  entries.forEach((e, i) => {
+    const at = i * OMITTED_ENTRY_SIZE;
+    for (const [v, what] of [[e.paddr, 'paddr'], [e.length, 'length']] as const) {
+      if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`OMITTED entry ${i}: ${what} ${String(v)} does not fit in a u64`);
+    }
+    checkU32(e.reason, `OMITTED entry ${i}: reason`);
+    checkU32(e.flags, `OMITTED entry ${i}: flags`);
+    writeU64(buf, at, e.paddr, endian);
+    writeU64(buf, at + 8, e.length, endian);
+    writeU32(buf, at + 16, e.reason, endian);
+    writeU32(buf, at + 20, e.flags, endian);
+  });
+  return buf;
+}
+
+/** The whole OMITTED note; `capacity` slots, the first entries.length used, the rest zero. */
+export function encodeOmittedNote(list: OmittedList, endian: Endian): Buffer {
+  const { entries, capacity, flags } = list;
+  if (!Number.isInteger(capacity) || capacity < entries.length) {
+    throw new RangeError(`OMITTED note: capacity ${capacity} is less than the ${entries.length} entries`);
+  }
+  const descSize = OMITTED_HEADER_SIZE + capacity * OMITTED_ENTRY_SIZE;
+  if (descSize > MAX_DESC) throw new RangeError(`OMITTED note: capacity ${capacity} does not fit in one note`);
+  const desc = Buffer.alloc(descSize);
+  encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
+  encodeOmittedEntries(entries, endian).copy(desc, OMITTED_HEADER_SIZE);
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, desc, endian);
+}
+
+/**
+ * Byte offset of the descriptor inside a note from encodeOmittedNote (header 12 + name "SLIMCORE\0" padded to 12).
+ * Entry i sits at omittedDescOffset() + OMITTED_HEADER_SIZE + i * OMITTED_ENTRY_SIZE.
+ */
+export function omittedDescOffset(): number {
+  return NOTE_HEADER_SIZE + alignUp(Buffer.byteLength(SLIMCORE_NOTE_NAME, 'latin1') + 1, 4);
+}
+
+/**
+ * Reads an OMITTED note's descriptor. entry_size may be larger than 24 (later fields are skipped); count must not
+ * exceed capacity, and capacity entries must fit in the descriptor.
+ */
+export function decodeOmittedNote(desc: Buffer, endian: Endian): OmittedList {
+  const what = 'SLIMCORE OMITTED note';
+  if (desc.length < OMITTED_HEADER_SIZE) {
+    throw new BadInputError(`${what}: descriptor of ${desc.length} bytes is shorter than its 16-byte header`);
+  }
+  const entrySize = readU32(desc, 0, endian);
+  const count = readU32(desc, 4, endian);
+  const capacity = readU32(desc, 8, endian);
+  const flags = readU32(desc, 12, endian);
+  if (entrySize < OMITTED_ENTRY_SIZE) {
+    throw new BadInputError(`${what}: entry_size ${entrySize} at descriptor offset 0 is below the minimum of ${OMITTED_ENTRY_SIZE}`);
+  }
+  if (count > capacity) throw new BadInputError(`${what}: count ${count} at descriptor offset 4 exceeds capacity ${capacity}`);
+  const room = Math.floor((desc.length - OMITTED_HEADER_SIZE) / entrySize);
+  if (capacity > room) {
+    throw new BadInputError(
+      `${what}: capacity ${capacity} entries of ${entrySize} bytes need ${hex(OMITTED_HEADER_SIZE + capacity * entrySize)} bytes, but the descriptor holds ${hex(desc.length)}`,
+    );
+  }
+  const entries: OmittedEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = OMITTED_HEADER_SIZE + i * entrySize;
+    entries.push({
+      paddr: readU64(desc, at, endian),
+      length: readU64(desc, at + 8, endian),
+      reason: readU32(desc, at + 16, endian),
+      flags: readU32(desc, at + 20, endian),
+    });
+  }
+  return { entries, capacity, flags };
+}
