@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { EXIT_USAGE, isSlimCoreError } from '../errors.js';
 import { captureCommand } from './capture-command.js';
 import { inspectCommand } from './inspect-command.js';
+import { dmesgCommand } from './dmesg-command.js';
 
 const EXIT_INTERNAL = 1;
 
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName('slim-core')
     .command(inspectCommand)
+    .command(dmesgCommand)
     .command(captureCommand)
     .strict()
     .epilogue('Exit codes: 0 done; 2 usage error; 3 input is not a usable vmcore; 4 I/O error on the source or the sink. See docs/exit-codes.md.')

@@ -9,7 +9,8 @@ import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
-import { openFileSink, openStdoutSink, type DumpSink } from '../sinks/dump-sink.js';
+import type { DumpSink } from '../sinks/dump-sink.js';
+import { openSink } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
 import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
@@ -48,10 +49,6 @@ export interface CaptureResult {
   seconds: number;
 }
 
-async function openSink(output: string | undefined, sync: boolean | undefined): Promise<DumpSink> {
-  return output === undefined || output === '-' ? openStdoutSink() : openFileSink(output, { sync });
-}
-
 async function readPrefix(source: ByteSource): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
   if (source.seekable) return { prefix: await readDumpPrefix(positionalRangeReader(source)) };
   const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null));
@@ -74,6 +71,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
     }
     const segments = dataSegments(prefix, source.size);
+    sink = await openSink({ output: options.output, sync: options.sync });
     const plan = planCapture(prefix, segments, {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
@@ -90,7 +88,6 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // A slim dump needs nothing more from the input: closing it now lets a pipe's producer see EPIPE.
     if (plan.mode === 'slim') await source.close();
 
-    sink = await openSink(options.output, options.sync);
     const progress: SerializerProgress = { written: 0 };
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix, noteBytes: prefix.noteSegment };

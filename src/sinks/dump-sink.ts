@@ -7,16 +7,21 @@ import type { Writable } from 'node:stream';
 import { IoError, UsageError } from '../errors.js';
 
 export interface DumpSink {
-  /** For messages: the path, or "stdout". */
+  /** For messages: the path, URL, or "stdout". */
   name: string;
   stream: Writable;
-  /** A regular file we can seek in to patch notes after the data. */
-  seekable: boolean;
-  fd: number;
+  /** Bytes already written can be rewritten once the data is done (a file, the network receiver): see patch(). */
+  canPatch: boolean;
+  /** Rewrites `bytes` at output `offset`, after the stream has finished and before commit(). */
+  patch(offset: number, bytes: Buffer): Promise<void>;
   /** Makes the dump visible under its final name; call only after the stream finished. */
   commit(): Promise<void>;
   /** Leaves nothing at the target path. */
   abort(): Promise<void>;
+}
+
+async function cannotPatch(): Promise<void> {
+  throw new Error('this sink cannot rewrite bytes it has written');
 }
 
 export interface SinkOptions {
@@ -36,8 +41,8 @@ export async function openStdoutSink(): Promise<DumpSink> {
     name: 'stdout',
     stream: writerFor(1),
     // A regular file behind stdout is still written in one forward pass: stdout may be shared.
-    seekable: false,
-    fd: 1,
+    canPatch: false,
+    patch: cannotPatch,
     async commit() {},
     async abort() {},
   };
@@ -55,8 +60,8 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
     return {
       name: target,
       stream: writerFor(fd),
-      seekable: stat.isBlockDevice(),
-      fd,
+      canPatch: false,
+      patch: cannotPatch,
       async commit() {
         fs.closeSync(fd);
       },
@@ -78,8 +83,14 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
   return {
     name: target,
     stream: writerFor(fd),
-    seekable: true,
-    fd,
+    canPatch: true,
+    async patch(offset, bytes) {
+      try {
+        fs.writeSync(fd, bytes, 0, bytes.length, offset);
+      } catch (err) {
+        throw new IoError(`writing ${target} at offset ${offset}: ${errnoText(err)}`, { cause: err });
+      }
+    },
     async commit() {
       try {
         if (options.sync !== false) fs.fsyncSync(fd);
