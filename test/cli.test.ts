@@ -7,6 +7,7 @@ import { makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
 import { runCli, runShell } from './helpers/cli.js';
 import { assertReadersAccept } from './helpers/elf-readers.js';
 import { tempDir } from './helpers/tmp.js';
+import { readBack } from './helpers/read-dump.js';
 
 function assertOneLineError(t: import('ava').ExecutionContext, stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');
@@ -23,7 +24,7 @@ async function inputFile(t: import('ava').ExecutionContext, opts = {}) {
   return { dir, dump, file };
 }
 
-test('cat vmcore | slim-core > out equals slim-core vmcore -o out', async (t) => {
+test('cat vmcore | slim-core > out holds what slim-core vmcore -o out holds', async (t) => {
   const { dir, file } = await inputFile(t);
   const piped = path.join(dir, 'piped.elf');
   const direct = path.join(dir, 'direct.elf');
@@ -31,7 +32,16 @@ test('cat vmcore | slim-core > out equals slim-core vmcore -o out', async (t) =>
   t.is(a.code, 0, a.stderr);
   const b = await runCli([file, '-o', direct, '--mode', 'full', '--fault', '0x100000', '--no-sync']);
   t.is(b.code, 0, b.stderr);
-  t.deepEqual(await readFile(piped), await readFile(direct));
+  // The file sink reserves room for read errors that only a seekable input can have, so compare contents, not bytes.
+  const [p, d] = await Promise.all([readBack(piped), readBack(direct)]);
+  t.deepEqual(
+    p.prefix.phdrs.map(({ offset, ...rest }) => rest),
+    d.prefix.phdrs.map(({ offset, ...rest }) => rest).map((ph, i) => (i === 0 ? { ...ph, filesz: p.prefix.phdrs[0].filesz, memsz: p.prefix.phdrs[0].memsz } : ph)),
+  );
+  for (let i = 1; i < p.prefix.phdrs.length; i++) t.deepEqual(p.segment(i), d.segment(i), `segment ${i}`);
+  t.deepEqual(p.omitted?.entries, d.omitted?.entries);
+  t.deepEqual(p.prefix.notes.notes.slice(0, 3).map((n) => n.desc), d.prefix.notes.notes.slice(0, 3).map((n) => n.desc));
+  t.true(p.segment(1).subarray(0, 4096).every((b) => b === 0), 'the fault page is zero');
   await assertReadersAccept(t, piped);
 });
 

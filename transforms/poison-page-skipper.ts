@@ -2,14 +2,7 @@
 
 import { many } from 'stream-chain/defs.js';
 import type { DataEvent, DumpEvent } from '../src/pipeline/events.js';
-
-const ZERO_PAGE_RUN = Buffer.alloc(1 << 20);
-
-function zeros(length: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let left = length; left > 0; left -= ZERO_PAGE_RUN.length) out.push(ZERO_PAGE_RUN.subarray(0, Math.min(left, ZERO_PAGE_RUN.length)));
-  return out;
-}
+import { zeroRuns } from '../src/pipeline/zeros.js';
 
 /**
  * `faultsBySegment` maps a program header index to sorted, disjoint [start, end) offsets within
@@ -37,7 +30,7 @@ export function poisonPageSkipper(faultsBySegment: ReadonlyMap<number, Float64Ar
       const faultEnd = Math.min(ranges[i + 1], end);
       if (faultStart > at) emit(at, event.bytes.subarray(at - start, faultStart - start));
       let zeroAt = faultStart;
-      for (const run of zeros(faultEnd - faultStart)) {
+      for (const run of zeroRuns(faultEnd - faultStart)) {
         emit(zeroAt, run);
         zeroAt += run.length;
       }

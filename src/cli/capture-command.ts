@@ -4,6 +4,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { capture } from '../pipeline/capture.js';
 import { loadFaultSources } from '../faults/load-faults.js';
 import { formatBytes, pathArgument } from './format.js';
+import { progressReporter } from './progress.js';
+import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
+import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -16,6 +19,9 @@ export interface CaptureArgs {
   json: boolean;
   sync: boolean;
   chunkSize: number;
+  maxReadErrors: number;
+  report?: string;
+  progress?: boolean;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -31,6 +37,9 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors' })
       .option('json', { type: 'boolean', default: false, describe: 'print a one-line JSON summary on stderr at the end' })
+      .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
+      .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
+      .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
       .option('sync', { type: 'boolean', default: true, describe: 'fsync a file output before renaming it (--no-sync to skip)' })
       .option('chunk-size', { type: 'number', default: 1 << 20, hidden: true }) as unknown as Argv<CaptureArgs>,
   handler: async (args) => {
@@ -38,6 +47,9 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       if (!args.quiet && !args.json) process.stderr.write(`slim-core: ${line}\n`);
     };
     const sources = await loadFaultSources(args.fault, args.faults);
+    if (!Number.isInteger(args.maxReadErrors) || args.maxReadErrors < 0) throw new UsageError(`--max-read-errors must be a whole number, not ${args.maxReadErrors}`);
+    const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
+    const progress = showProgress ? progressReporter() : undefined;
     const result = await capture({
       input: pathArgument(args.input, 'input'),
       output: pathArgument(args.output, 'output'),
@@ -46,16 +58,21 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       strict: args.strict,
       chunkSize: args.chunkSize,
       sync: args.sync,
+      maxReadErrors: args.maxReadErrors,
+      report: args.report,
+      onProgress: progress?.update,
       onWarning: (w) => {
         if (!args.quiet) process.stderr.write(`slim-core: warning: ${w.message}\n`);
       },
       onNotice: say,
     });
-    const { plan } = result;
+    progress?.finish();
+    const { plan, readErrors } = result;
+    if (!readErrors.listedInDump) process.exitCode = EXIT_INCOMPLETE_LIST;
     if (args.json) {
       process.stderr.write(
         JSON.stringify({
-          result: 'ok',
+          result: readErrors.listedInDump ? 'ok' : 'complete, read errors listed only in the report',
           mode: plan.mode,
           modeReason: plan.modeReason,
           input: result.input,
@@ -64,11 +81,18 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
           seconds: Number(result.seconds.toFixed(3)),
           omitted: plan.omitted.length,
           records: plan.records.length,
+          readErrorPages: readErrors.pages,
+          readErrorsListedInDump: readErrors.listedInDump,
           cause: plan.cause,
         }) + '\n',
       );
     }
     say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
     say(`cause note: ${plan.cause}`);
+    if (!readErrors.listedInDump) {
+      process.stderr.write(
+        `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,
+      );
+    }
   },
 };

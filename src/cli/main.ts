@@ -22,7 +22,9 @@ export async function main(argv: string[]): Promise<void> {
     .command(dmesgCommand)
     .command(captureCommand)
     .strict()
-    .epilogue('Exit codes: 0 done; 2 usage error; 3 input is not a usable vmcore; 4 I/O error on the source or the sink. See docs/exit-codes.md.')
+    .epilogue(
+      'Exit codes: 0 done; 2 usage error; 3 input is not a usable vmcore; 4 I/O error on the source or the sink; 5 complete, but pages that failed to read are listed only in the report. See docs/exit-codes.md.',
+    )
     .fail((message, err) => {
       if (err) throw err;
       fail(`${message} (see --help)`, EXIT_USAGE);

@@ -65,10 +65,34 @@ function checkU32(value: number, what: string): void {
  * The CAUSE note: one line of UTF-8 ending in NUL. Line breaks and other control characters (NUL included) become
  * spaces, so that the note stays one line a person can read.
  */
-export function encodeCauseNote(text: string, endian: Endian): Buffer {
-  const line = text.replace(/\r\n/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-  const desc = Buffer.concat([Buffer.from(line, 'utf8'), Buffer.alloc(1)]);
-  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_CAUSE, desc, endian);
+export function encodeCauseNote(text: string, endian: Endian, reserve = 0): Buffer {
+  const line = Buffer.from(oneLine(text), 'utf8');
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_CAUSE, encodeCauseDesc(text, line.length + 1 + reserve), endian);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\r\n/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+}
+
+/**
+ * A CAUSE descriptor of exactly `size` bytes: the text, a NUL, zero padding. Text that does not fit is cut at a
+ * character boundary and ends in "...". Lets a seekable sink rewrite the cause in place once the copy is done.
+ */
+export function encodeCauseDesc(text: string, size: number): Buffer {
+  const desc = Buffer.alloc(size);
+  let line = oneLine(text);
+  if (Buffer.byteLength(line, 'utf8') + 1 > size) {
+    let keep = line.length;
+    while (keep > 0 && Buffer.byteLength(line.slice(0, keep), 'utf8') + 4 > size) keep--;
+    line = size >= 4 ? line.slice(0, keep) + '...' : '';
+  }
+  desc.write(line, 0, 'utf8');
+  return desc;
+}
+
+/** Byte offset of the descriptor inside a note from encodeCauseNote (the same name, so the same offset as OMITTED's). */
+export function causeDescOffset(): number {
+  return omittedDescOffset();
 }
 
 /** Text up to the first NUL (or the whole descriptor when it has none); malformed UTF-8 reads as U+FFFD. */

@@ -4,11 +4,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
 import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandler } from '../errors.js';
-import { dataSegments, forwardPassObstacle, type DataSegment, type OutputLayout } from '../dump/layout.js';
+import { hex } from '../elf/byte-order.js';
+import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
+import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
 import { openSink } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
@@ -16,12 +18,15 @@ import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
 import { planCapture, type CapturePlan, type RequestedMode, type SourcedRecord } from './plan.js';
-import type { DataEvent, DumpEvent } from './events.js';
+import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
+import type { DumpEvent } from './events.js';
 import type { UserFault } from '../faults/fault-input.js';
 
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
 const QUEUED_CHUNKS = 4;
+/** Room left in the CAUSE note to restate it once read errors are known. */
+const CAUSE_RESERVE = 96;
 
 export interface CaptureOptions {
   /** A path, or '-'/undefined for stdin. */
@@ -35,8 +40,13 @@ export interface CaptureOptions {
   strict?: boolean;
   onWarning?: WarningHandler;
   onNotice?: (line: string) => void;
+  /** Called as output bytes go out: bytes so far, and the dump's total size once known. */
+  onProgress?: (written: number, total: number) => void;
   chunkSize?: number;
-  omittedReserve?: number;
+  /** Pages that may fail to read before the capture stops (exit 4); also the OMITTED note's spare capacity. */
+  maxReadErrors?: number;
+  /** Where to write the JSON report (read errors, omitted ranges). */
+  report?: string;
   sync?: boolean;
 }
 
@@ -47,16 +57,13 @@ export interface CaptureResult {
   output: string;
   input: string;
   seconds: number;
+  readErrors: ReadErrorOutcome;
 }
 
 async function readPrefix(source: ByteSource): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
   if (source.seekable) return { prefix: await readDumpPrefix(positionalRangeReader(source)) };
   const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null));
   return { prefix: await readDumpPrefix(forward.rangeReader()), forward };
-}
-
-function dataEvents(source: ByteSource, forward: ForwardReader | undefined, segments: readonly DataSegment[], chunkSize: number): AsyncGenerator<DataEvent> {
-  return forward ? forward.segments(segments, chunkSize) : readSegmentsAt(source, segments, chunkSize);
 }
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
@@ -72,11 +79,16 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     }
     const segments = dataSegments(prefix, source.size);
     sink = await openSink({ output: options.output, sync: options.sync });
+    // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
+    const recovers = !forward;
+    const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS);
     const plan = planCapture(prefix, segments, {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
       extraRecords: options.extraRecords ?? [],
-      omittedReserve: options.omittedReserve ?? 0,
+      omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,
+      readErrorsUnlisted: recovers && !sink.canPatch,
+      causeReserve: recovers && sink.canPatch ? CAUSE_RESERVE : 0,
       panicLine: options.panicLine,
       onWarning: warn,
       onNotice: options.onNotice,
@@ -88,10 +100,12 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // A slim dump needs nothing more from the input: closing it now lets a pipe's producer see EPIPE.
     if (plan.mode === 'slim') await source.close();
 
-    const progress: SerializerProgress = { written: 0 };
+    const progress: SerializerProgress = { written: 0, onProgress: options.onProgress };
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix, noteBytes: prefix.noteSegment };
-      if (plan.mode === 'full') yield* dataEvents(source, forward, segments, chunkSize);
+      if (plan.mode !== 'full') return;
+      if (forward) yield* forward.segments(segments, chunkSize);
+      else yield* readSegmentsAt(source, { segments, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors });
     }
     await pipeline(
       Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
@@ -108,14 +122,37 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     ).catch((err) => {
       throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
     });
+
+    const listedInDump = errors.pages === 0 || sink.canPatch;
+    if (errors.pages > 0 && sink.canPatch && progress.layout) {
+      await patchReadErrors(sink, progress.layout, plan, prefix.notes.end, prefix.format.endian, errors);
+    }
+    const cause = plan.causeAfterCopy(errors.pages);
+    if (options.report) {
+      await writeReport(options.report, {
+        version: 1,
+        input: source.name,
+        output: sink.name,
+        mode: plan.mode,
+        cause,
+        readErrors: {
+          pages: errors.pages,
+          listedInDump,
+          ranges: errors.ranges.map((r) => ({ segment: r.segmentIndex, paddr: hex(r.paddr), length: hex(r.length), fileOffset: hex(r.fileOffset), error: r.error })),
+        },
+        omitted: plan.omitted.map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
+      });
+    }
+    for (const range of errors.ranges) options.onNotice?.(`read error: zero-filled ${describeRange(range)}`);
     await sink.commit();
     return {
-      plan,
+      plan: { ...plan, cause },
       layout: progress.layout,
       bytesWritten: progress.written,
       output: sink.name,
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);

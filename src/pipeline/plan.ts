@@ -14,6 +14,7 @@ import {
   encodeMceNote,
   encodeOmittedNote,
   NT_SLIMCORE_MCE,
+  OMITTED_FLAG_MAY_BE_INCOMPLETE,
   OmitReason,
   SLIMCORE_NOTE_NAME,
   type OmittedEntry,
@@ -37,8 +38,12 @@ export interface PlanInput {
   userFaults: readonly UserFault[];
   /** MCE records from outside the dump (--faults files), and from the crashed kernel's log. */
   extraRecords: readonly SourcedRecord[];
-  /** Spare OMITTED entries reserved for ranges found while copying (read errors). */
+  /** Spare OMITTED entries reserved for ranges found while copying (read errors), for a sink that can patch. */
   omittedReserve: number;
+  /** Pages may fail to read, and the sink cannot patch the list in later: flag the list as maybe incomplete. */
+  readErrorsUnlisted?: boolean;
+  /** Spare CAUSE bytes so that a sink that can patch may restate the cause after the copy. */
+  causeReserve?: number;
   onWarning: WarningHandler;
   /** Informational lines for the summary (records judged, pages skipped). */
   onNotice?: (line: string) => void;
@@ -55,9 +60,13 @@ export interface CapturePlan {
   cause: string;
   /** Our notes, encoded in the dump's byte order, ready to append. */
   noteBytes: Buffer;
-  /** Offset of the OMITTED note inside noteBytes (for later patching). */
+  /** Offset of the OMITTED note inside noteBytes (for later patching); the CAUSE note is at offset 0. */
   omittedNoteOffset: number;
   omittedCapacity: number;
+  omittedFlags: number;
+  causeDescSize: number;
+  /** The CAUSE text once the copy is done, given how many pages failed to read. */
+  causeAfterCopy(readErrorPages: number): string;
 }
 
 function recordsFromDump(prefix: DumpPrefix): SourcedRecord[] {
@@ -70,17 +79,34 @@ function reasonForRecord(origin: RecordOrigin): number {
   return origin === 'kernel-log' ? OmitReason.KERNEL_LOG : OmitReason.MCE;
 }
 
-function causeText(mode: DumpMode, modeReason: string, fatal: JudgedRecord | undefined, records: JudgedRecord[], omitted: OmittedEntry[], panicLine?: string): string {
+interface CauseFacts {
+  mode: DumpMode;
+  modeReason: string;
+  fatal?: JudgedRecord;
+  records: readonly JudgedRecord[];
+  omitted: readonly OmittedEntry[];
+  panicLine?: string;
+}
+
+/** The CAUSE text; `readErrorPages` counts pages zero-filled because they failed to read during the copy. */
+function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = false): string {
+  const { mode, modeReason, fatal, records, omitted, panicLine } = facts;
   const panic = panicLine ? `; the kernel said "${panicLine}"` : '';
   if (mode === 'slim') {
     if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
     return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;
   }
   const zeroed = omitted.filter((e) => e.reason !== OmitReason.SLIM);
-  const pages = zeroed.length === 0 ? 'no pages were omitted' : `${zeroed.length} range(s) zero-filled: ${zeroed.slice(0, 4).map((e) => `${hex(e.paddr)}+${hex(e.length)}`).join(', ')}${zeroed.length > 4 ? ', ...' : ''}`;
+  const parts: string[] = [];
+  if (zeroed.length > 0) {
+    parts.push(`${zeroed.length} range(s) zero-filled: ${zeroed.slice(0, 4).map((e) => `${hex(e.paddr)}+${hex(e.length)}`).join(', ')}${zeroed.length > 4 ? ', ...' : ''}`);
+  }
+  if (readErrorPages > 0) parts.push(`${readErrorPages} unreadable page(s) zero-filled (read errors)`);
+  if (parts.length === 0) parts.push('no pages were omitted');
+  if (readErrorsUnlisted) parts.push('pages that fail to read are listed only in the capture report');
   const first = records[0];
   const error = first ? `memory error: ${describeMceCause(first.record)}${panic}; ` : panicLine ? `${panicLine}; ` : '';
-  return `${error}full dump; ${pages}`;
+  return `${error}full dump; ${parts.join('; ')}`;
 }
 
 export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
@@ -115,14 +141,17 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     mode === 'slim'
       ? segments.map((s) => ({ paddr: s.paddr, length: BigInt(s.size), reason: OmitReason.SLIM, flags: 0 }))
       : faultMap.entries.map((e) => ({ paddr: e.paddr, length: e.length, reason: e.reason, flags: 0 }));
-  const cause = causeText(mode, modeReason, fatal, records, omitted, input.panicLine);
+  const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
+  const readErrorsUnlisted = mode === 'full' && (input.readErrorsUnlisted ?? false);
+  const cause = causeText(facts, 0, readErrorsUnlisted);
   const omittedCapacity = omitted.length + (mode === 'full' ? input.omittedReserve : 0);
+  const omittedFlags = readErrorsUnlisted ? OMITTED_FLAG_MAY_BE_INCOMPLETE : 0;
 
-  const causeNote = encodeCauseNote(cause, endian);
+  const causeNote = encodeCauseNote(cause, endian, mode === 'full' ? (input.causeReserve ?? 0) : 0);
   // Records from an MCE note in the input are already there, kept byte for byte with the other notes.
   const newRecords = records.filter((r) => r.origin !== 'dump-note').map((r) => r.record);
   const mceNote = newRecords.length > 0 ? encodeMceNote(newRecords, endian) : Buffer.alloc(0);
-  const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: 0 }, endian);
+  const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
   return {
     mode,
     modeReason,
@@ -133,5 +162,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     noteBytes: Buffer.concat([causeNote, mceNote, omittedNote]),
     omittedNoteOffset: causeNote.length + mceNote.length,
     omittedCapacity,
+    omittedFlags,
+    causeDescSize: endian === 'le' ? causeNote.readUInt32LE(4) : causeNote.readUInt32BE(4),
+    causeAfterCopy: (readErrorPages) => causeText(facts, readErrorPages, readErrorsUnlisted),
   };
 }

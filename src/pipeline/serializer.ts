@@ -5,19 +5,14 @@ import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { OutputLayout, PlacedSegment } from '../dump/layout.js';
 import type { DumpEvent } from './events.js';
+import { zeroRuns } from './zeros.js';
 
-const PADDING = Buffer.alloc(1 << 16);
-
-function padding(length: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let left = length; left > 0; left -= PADDING.length) out.push(PADDING.subarray(0, Math.min(left, PADDING.length)));
-  return out;
-}
 
 export interface SerializerProgress {
   /** Output bytes emitted so far. */
   written: number;
   layout?: OutputLayout;
+  onProgress?: (written: number, total: number) => void;
 }
 
 export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
@@ -37,7 +32,8 @@ export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
       if (target < progress.written) throw new Error(`serializer: data for output offset ${hex(target)} arrived after ${hex(progress.written)}`);
       const gap = target - progress.written;
       progress.written = target + event.bytes.length;
-      return gap === 0 ? event.bytes : many([...padding(gap), event.bytes]);
+      progress.onProgress?.(progress.written, progress.layout!.totalSize);
+      return gap === 0 ? event.bytes : many([...zeroRuns(gap), event.bytes]);
     },
     () => {
       const layout = progress.layout;

@@ -1,11 +1,17 @@
-// Reads a seekable input by offset: the prefix ranges, then each segment's bytes in large chunks.
+// Reads a seekable input by offset: the prefix ranges, then each segment in large chunks, going on past bad pages.
 
-import { BadInputError } from '../errors.js';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { BadInputError, IoError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../pipeline/events.js';
 import { readFully, type ByteSource } from './byte-source.js';
+import { isRecoverableReadError, readErrorName, type ReadErrorLog } from './read-errors.js';
+import { zeroRuns } from '../pipeline/zeros.js';
+
+const pread = promisify(fs.read);
 
 export function positionalRangeReader(source: ByteSource): RangeReader {
   return async (offset, length, what) => {
@@ -13,7 +19,12 @@ export function positionalRangeReader(source: ByteSource): RangeReader {
       throw new BadInputError(`input ends at offset ${hex(source.size)}, inside ${what} (which needs bytes up to ${hex(offset + length)})`);
     }
     const buf = Buffer.alloc(length);
-    const got = await readFully(source, buf, 0, length, offset);
+    let got: number;
+    try {
+      got = await readFully(source, buf, 0, length, offset);
+    } catch (err) {
+      throw new IoError(`cannot read ${what}: ${(err as Error).message}`, { cause: err });
+    }
     if (got < length) {
       throw new BadInputError(`input ends at offset ${hex(offset + got)}, inside ${what} (${length - got} bytes missing)`);
     }
@@ -21,20 +32,97 @@ export function positionalRangeReader(source: ByteSource): RangeReader {
   };
 }
 
-/** Yields each segment's bytes in file order; a segment may be read wherever it lies. */
-export async function* readSegmentsAt(source: ByteSource, segments: readonly DataSegment[], chunkSize: number): AsyncGenerator<DataEvent> {
-  for (const seg of segments) {
-    for (let offset = 0; offset < seg.size; offset += chunkSize) {
-      const length = Math.min(chunkSize, seg.size - offset);
-      const bytes = Buffer.allocUnsafe(length);
-      const got = await readFully(source, bytes, 0, length, seg.inOffset + offset);
-      if (got < length) {
-        const missing = seg.size - offset - got;
-        throw new BadInputError(
-          `input ends at offset ${hex(seg.inOffset + offset + got)}, inside program header ${seg.index} (${missing} bytes of that segment missing)`,
-        );
+export interface SegmentReadPlan {
+  segments: readonly DataSegment[];
+  chunkSize: number;
+  pageSize: number;
+  /** Per program header: sorted [start, end) offsets never to read (pages named by faults); the serializer writes zeros. */
+  skip: ReadonlyMap<number, Float64Array>;
+  errors: ReadErrorLog;
+}
+
+/** [start, end, skipped] pieces covering [0, size): skipped pieces are the skip ranges, the rest is read. */
+function readPieces(size: number, skip: Float64Array | undefined): [number, number, boolean][] {
+  const out: [number, number, boolean][] = [];
+  let at = 0;
+  for (let i = 0; skip && i < skip.length && at < size; i += 2) {
+    if (skip[i] > at) out.push([at, Math.min(skip[i], size), false]);
+    const end = Math.min(skip[i + 1], size);
+    if (end > Math.max(at, skip[i])) out.push([Math.max(at, skip[i]), end, true]);
+    at = Math.max(at, end);
+  }
+  if (at < size) out.push([at, size, false]);
+  return out;
+}
+
+/** Yields each segment's bytes in file order, chunk by chunk. A skipped page is never read: it comes out as zeros. */
+export async function* readSegmentsAt(source: ByteSource, plan: SegmentReadPlan): AsyncGenerator<DataEvent> {
+  for (const seg of plan.segments) {
+    for (const [start, end, skipped] of readPieces(seg.size, plan.skip.get(seg.index))) {
+      if (skipped) {
+        let offset = start;
+        for (const bytes of zeroRuns(end - start)) {
+          yield { kind: 'data', segment: seg.index, offset, bytes };
+          offset += bytes.length;
+        }
+        continue;
       }
-      yield { kind: 'data', segment: seg.index, offset, bytes };
+      for (let offset = start; offset < end; offset += plan.chunkSize) {
+        const bytes = await readChunk(source, seg, offset, Math.min(plan.chunkSize, end - offset), plan);
+        yield { kind: 'data', segment: seg.index, offset, bytes };
+      }
     }
+  }
+}
+
+/**
+ * Reads one chunk. When a read fails with a recoverable errno, or comes back short (the next page is suspect), the
+ * rest of the chunk is read one page at a time and only the pages that fail are zero-filled. So a page is read at
+ * most twice: once inside the chunk, once alone.
+ */
+async function readChunk(source: ByteSource, seg: DataSegment, offset: number, length: number, plan: SegmentReadPlan): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  const position = seg.inOffset + offset;
+  let done = 0;
+  while (done < length) {
+    let n: number;
+    try {
+      ({ bytesRead: n } = await pread(source.fd, buf, done, length - done, position + done));
+    } catch (err) {
+      if (!isRecoverableReadError(err)) throw new IoError(`reading ${source.name} at offset ${hex(position + done)} (program header ${seg.index}): ${(err as Error).message}`, { cause: err });
+      await readPageByPage(source, seg, offset, buf, done, plan);
+      return buf;
+    }
+    if (n === 0) {
+      throw new BadInputError(`input ends at offset ${hex(position + done)}, inside program header ${seg.index} (${seg.size - offset - done} bytes of that segment missing)`);
+    }
+    done += n;
+    if (done < length) {
+      await readPageByPage(source, seg, offset, buf, done, plan);
+      return buf;
+    }
+  }
+  return buf;
+}
+
+async function readPageByPage(source: ByteSource, seg: DataSegment, offset: number, buf: Buffer, from: number, plan: SegmentReadPlan): Promise<void> {
+  const page = BigInt(plan.pageSize);
+  const paddrAt = (x: number) => seg.paddr + BigInt(offset + x);
+  let at = Math.max(0, from - Number(paddrAt(from) % page));
+  while (at < buf.length) {
+    const end = Math.min(buf.length, at + plan.pageSize - Number(paddrAt(at) % page));
+    let error: string | undefined;
+    try {
+      const { bytesRead } = await pread(source.fd, buf, at, end - at, seg.inOffset + offset + at);
+      if (bytesRead < end - at) error = 'short read';
+    } catch (err) {
+      if (!isRecoverableReadError(err)) throw new IoError(`reading ${source.name} at offset ${hex(seg.inOffset + offset + at)} (program header ${seg.index}): ${(err as Error).message}`, { cause: err });
+      error = readErrorName(err);
+    }
+    if (error !== undefined) {
+      buf.fill(0, at, end);
+      plan.errors.record(seg.index, paddrAt(at), end - at, seg.inOffset + offset + at, error);
+    }
+    at = end;
   }
 }
