@@ -41,7 +41,7 @@ test('full dump with no faults holds byte-identical memory', async (t) => {
   const input = await realFixturePath();
   const dir = await tempDir(t, 'real');
   const out = path.join(dir, 'full.elf');
-  const r = await runCli([input, '-o', out, '--mode', 'full', '--no-sync']);
+  const r = await runCli([input, '-o', out, '--mode', 'full', '--no-sync', '--no-klog']);
   t.is(r.code, 0, r.stderr);
   const [a, b] = await Promise.all([prefixOf(input), prefixOf(out)]);
   t.is(b.phdrs.length, a.phdrs.length);
@@ -57,7 +57,7 @@ test('full dump with --fault 0x345000 zero-fills exactly that page and lists it'
   const input = await realFixturePath();
   const dir = await tempDir(t, 'real');
   const out = path.join(dir, 'fault.elf');
-  const r = await runCli([input, '-o', out, '--mode', 'full', '--fault', '0x345000', '--no-sync']);
+  const r = await runCli([input, '-o', out, '--mode', 'full', '--fault', '0x345000', '--no-sync', '--no-klog']);
   t.is(r.code, 0, r.stderr);
   const [a, b] = await Promise.all([prefixOf(input), prefixOf(out)]);
   const index = a.phdrs.findIndex((ph, i) => i > 0 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
@@ -82,7 +82,7 @@ test('slim dump keeps every original note byte for byte and every PT_LOAD', asyn
   const input = await realFixturePath();
   const dir = await tempDir(t, 'real');
   const out = path.join(dir, 'slim.elf');
-  const r = await runCli([input, '-o', out, '--mode', 'slim']);
+  const r = await runCli([input, '-o', out, '--mode', 'slim', '--no-klog']);
   t.is(r.code, 0, r.stderr);
   const [a, b] = await Promise.all([prefixOf(input), prefixOf(out)]);
   t.deepEqual(b.noteSegment.subarray(0, a.notes.end), a.noteSegment.subarray(0, a.notes.end));

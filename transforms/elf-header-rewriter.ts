@@ -3,7 +3,7 @@
 import { classLayout } from '../src/elf/byte-order.js';
 import { encodeHeader } from '../src/elf/header.js';
 import { encodeProgramHeaders } from '../src/elf/program-header.js';
-import { planOutputLayout, type DataSegment, type DumpMode, type OutputLayout } from '../src/dump/layout.js';
+import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/pipeline/events.js';
 
 export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
@@ -16,11 +16,14 @@ export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buff
   return block;
 }
 
-/** `segments` are the input's data segments in file order; `onLayout` lets the caller learn output offsets. */
-export function elfHeaderRewriter(segments: readonly DataSegment[], mode: DumpMode, onLayout?: (layout: OutputLayout) => void) {
+/**
+ * `segments` are the data segments to copy, in input file order (none for a bare slim dump); segments that are not
+ * among them keep their addresses and sizes with p_filesz 0.
+ */
+export function elfHeaderRewriter(segments: readonly DataSegment[], onLayout?: (layout: OutputLayout) => void) {
   return (event: DumpEvent): DumpEvent => {
     if (event.kind !== 'prefix') return event;
-    const layout = planOutputLayout(event.prefix, segments, event.noteBytes.length, mode);
+    const layout = planOutputLayout(event.prefix, segments, event.noteBytes.length);
     onLayout?.(layout);
     return { kind: 'header', bytes: encodeHeaderBlock(layout, event.noteBytes), layout };
   };

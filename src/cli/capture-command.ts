@@ -22,6 +22,17 @@ export interface CaptureArgs {
   maxReadErrors: number;
   report?: string;
   progress?: boolean;
+  klog: boolean;
+  slimKeep: 'log' | 'none';
+  lookahead: number;
+  name?: string;
+  tokenFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  sshIdentity?: string;
+  sshKnownHosts?: string;
+  sshOption: string[];
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -30,17 +41,28 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
   builder: (y: Argv) =>
     y
       .positional('input', { type: 'string', describe: 'vmcore to read: a file, a device, /proc/vmcore, or - for stdin (default)' })
-      .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, or - for stdout (default)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, or ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md)' })
       .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: 'slim: headers and notes only; full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full' })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors' })
       .option('json', { type: 'boolean', default: false, describe: 'print a one-line JSON summary on stderr at the end' })
+      .option('klog', { type: 'boolean', default: true, describe: "read the crashed kernel's log for machine checks and its panic line (--no-klog to skip)" })
+      .option('slim-keep', { choices: ['log', 'none'] as const, default: 'log' as const, describe: "what a slim dump keeps besides headers and notes: the pages of the kernel's log, so that crash can show it, or nothing" })
+      .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log' })
       .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
       .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
       .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
       .option('sync', { type: 'boolean', default: true, describe: 'fsync a file output before renaming it (--no-sync to skip)' })
+      .option('name', { type: 'string', describe: 'tcp://, tls://: the dump\'s file name on the receiver (default: this hostname and the UTC time)' })
+      .option('token-file', { type: 'string', describe: 'tcp://, tls://: file holding the token the receiver expects' })
+      .option('tls-ca', { type: 'string', describe: 'tls://: CA (PEM) to verify the receiver with (default: the system\'s)' })
+      .option('tls-cert', { type: 'string', describe: 'tls://: client certificate (PEM), for a receiver started with --tls-ca' })
+      .option('tls-key', { type: 'string', describe: 'tls://: private key (PEM) of --tls-cert' })
+      .option('ssh-identity', { type: 'string', describe: 'ssh://: private key file for ssh -i' })
+      .option('ssh-known-hosts', { type: 'string', describe: 'ssh://: known_hosts file to check the host key against (UserKnownHostsFile)' })
+      .option('ssh-option', { type: 'string', array: true, default: [] as string[], describe: 'ssh://: an ssh -o option, Key=Value; repeatable' })
       .option('chunk-size', { type: 'number', default: 1 << 20, hidden: true }) as unknown as Argv<CaptureArgs>,
   handler: async (args) => {
     const say = (line: string) => {
@@ -59,6 +81,12 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       chunkSize: args.chunkSize,
       sync: args.sync,
       maxReadErrors: args.maxReadErrors,
+      kernelLog: args.klog,
+      slimKeep: args.slimKeep,
+      lookahead: args.lookahead,
+      name: args.name,
+      tokenFile: args.tokenFile,
+      transport: { tlsCa: args.tlsCa, tlsCert: args.tlsCert, tlsKey: args.tlsKey, sshIdentity: args.sshIdentity, sshKnownHosts: args.sshKnownHosts, sshOptions: args.sshOption },
       report: args.report,
       onProgress: progress?.update,
       onWarning: (w) => {

@@ -7,6 +7,7 @@ import { EXIT_USAGE, isSlimCoreError } from '../errors.js';
 import { captureCommand } from './capture-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { dmesgCommand } from './dmesg-command.js';
+import { receiveCommand } from './receive-command.js';
 
 const EXIT_INTERNAL = 1;
 
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('slim-core')
     .command(inspectCommand)
     .command(dmesgCommand)
+    .command(receiveCommand)
     .command(captureCommand)
     .strict()
     .epilogue(

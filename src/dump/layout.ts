@@ -70,7 +70,7 @@ export interface OutputLayout {
   notesSize: number;
   /** Bytes before the first segment's data: headers, notes and alignment padding. */
   headerBlockSize: number;
-  /** In write order (input file order). Empty for a slim dump. */
+  /** In write order (input file order). Empty for a slim dump that keeps no pages. */
   segments: PlacedSegment[];
   totalSize: number;
 }
@@ -82,7 +82,8 @@ function congruentOffset(from: number, like: number, pageSize: number): number {
   return base >= from ? base : base + pageSize;
 }
 
-export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number, mode: DumpMode): OutputLayout {
+/** Places the header block, then every data segment in `sorted`; any other segment gets p_filesz 0. */
+export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): OutputLayout {
   const L = classLayout(prefix.format);
   const extended = prefix.phnum >= PN_XNUM;
   const sectionZero = extended ? encodeSectionHeaderZero(prefix.phnum, prefix.format) : undefined;
@@ -91,14 +92,12 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
   const notesEnd = notesOffset + notesSize;
 
   const segments: PlacedSegment[] = [];
-  let cursor = mode === 'full' && sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
+  let cursor = sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
   const headerBlockSize = cursor;
-  if (mode === 'full') {
-    for (const seg of sorted) {
-      const outOffset = congruentOffset(cursor, seg.inOffset, prefix.pageSize);
-      segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset, size: seg.size });
-      cursor = outOffset + seg.size;
-    }
+  for (const seg of sorted) {
+    const outOffset = congruentOffset(cursor, seg.inOffset, prefix.pageSize);
+    segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset, size: seg.size });
+    cursor = outOffset + seg.size;
   }
   const placed = new Map(segments.map((s) => [s.index, s]));
   const phdrs = prefix.phdrs.map((ph, index): ProgramHeader => {

@@ -1,24 +1,19 @@
 // Physical memory of a vmcore: reads by physical address through the PT_LOAD segments' file data.
 
 import { readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { BadInputError, IoError } from '../errors.js';
+import { IoError } from '../errors.js';
 import { hex, type Format } from '../elf/byte-order.js';
-import { PN_XNUM, PT_LOAD, PT_NOTE } from '../elf/constants.js';
-import { decodeHeader, decodeIdent, headerSize, IDENT_SIZE, validateCoreHeader } from '../elf/header.js';
-import { decodeProgramHeaders, type ProgramHeader } from '../elf/program-header.js';
-import { decodeSectionHeaderZero, sectionHeaderSize } from '../elf/section-header.js';
-import { parseNotes } from '../elf/note.js';
-import { isVmcoreinfo, parseVmcoreinfo } from '../elf/vmcoreinfo.js';
+import { PT_LOAD } from '../elf/constants.js';
+import type { ProgramHeader } from '../elf/program-header.js';
+import { readDumpPrefix } from '../dump/prefix.js';
+import { openSource } from '../sources/byte-source.js';
+import { positionalRangeReader } from '../sources/positional-reader.js';
 
 export interface PhysicalMemory {
   /** The bytes at [paddr, paddr + length), or undefined when any of them lies outside every PT_LOAD's file data. */
   read(paddr: bigint, length: number): Buffer | undefined;
 }
 
-/** Far more program headers than any machine has RAM ranges; past this a count is corrupt, not big. */
-const MAX_PROGRAM_HEADERS = 1 << 20;
-const MAX_NOTE_SEGMENT_BYTES = 64 << 20;
 /** Largest single read; callers cap what they ask for well below this. */
 const MAX_READ_BYTES = 1 << 30;
 
@@ -44,7 +39,8 @@ export function memoryFromSegments(
   const maxEndUpTo: bigint[] = [];
   segments.forEach((s, i) => maxEndUpTo.push(i === 0 || s.end > maxEndUpTo[i - 1] ? s.end : maxEndUpTo[i - 1]));
 
-  function covering(addr: bigint): Segment | undefined {
+  /** Every segment holding `addr`, lowest file offset first: on a pipe only the early part of the file is at hand. */
+  function covering(addr: bigint): Segment[] {
     let lo = 0;
     let hi = segments.length - 1;
     let last = -1;
@@ -55,10 +51,11 @@ export function memoryFromSegments(
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    const found: Segment[] = [];
     for (let i = last; i >= 0 && maxEndUpTo[i] > addr; i--) {
-      if (segments[i].end > addr) return segments[i];
+      if (segments[i].end > addr) found.push(segments[i]);
     }
-    return undefined;
+    return found.sort((a, b) => (a.fileOffset < b.fileOffset ? -1 : a.fileOffset > b.fileOffset ? 1 : 0));
   }
 
   return {
@@ -68,16 +65,21 @@ export function memoryFromSegments(
       let at = paddr;
       let left = length;
       while (left > 0) {
-        const seg = covering(at);
-        if (!seg) return undefined;
-        const take = Number(seg.end - at < BigInt(left) ? seg.end - at : BigInt(left));
-        const fileOffset = seg.fileOffset + (at - seg.start);
-        if (fileOffset + BigInt(take) > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-        const got = readAt(Number(fileOffset), take);
-        if (got.length < take) return undefined;
-        parts.push(got.length === take ? got : got.subarray(0, take));
-        at += BigInt(take);
-        left -= take;
+        let piece: Buffer | undefined;
+        for (const seg of covering(at)) {
+          const take = Number(seg.end - at < BigInt(left) ? seg.end - at : BigInt(left));
+          const fileOffset = seg.fileOffset + (at - seg.start);
+          if (fileOffset + BigInt(take) > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+          const got = readAt(Number(fileOffset), take);
+          if (got.length >= take) {
+            piece = got.length === take ? got : got.subarray(0, take);
+            break;
+          }
+        }
+        if (!piece) return undefined;
+        parts.push(piece);
+        at += BigInt(piece.length);
+        left -= piece.length;
       }
       return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
     },
@@ -99,77 +101,45 @@ export interface OpenedMemory {
 
 const EM_386 = 3;
 
-/** The only I/O here: positional reads of an ELF vmcore file. */
-export async function openFileMemory(path: string): Promise<OpenedMemory> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    throw new IoError(`${path}: cannot open: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const fileSize = (await handle.stat()).size;
-    const fd = handle.fd;
-    const readAt = (fileOffset: number, length: number): Buffer => {
-      const buf = Buffer.alloc(length);
-      let done = 0;
-      try {
-        while (done < length) {
-          const n = readSync(fd, buf, done, length - done, fileOffset + done);
-          if (n === 0) break;
-          done += n;
-        }
-      } catch (err) {
-        throw new IoError(`${path}: read of ${length} bytes at file offset ${hex(fileOffset)} failed: ${(err as Error).message}`, { cause: err });
-      }
-      return done === length ? buf : buf.subarray(0, done);
-    };
-    const opened = readLayout(path, fileSize, readAt);
-    return { ...opened, memory: memoryFromSegments(opened.phdrs, readAt), close: () => handle.close() };
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-}
-
-function readLayout(path: string, fileSize: number, readAt: (offset: number, length: number) => Buffer) {
-  const header = decodeHeader(readAt(0, headerSize(decodeIdent(readAt(0, IDENT_SIZE)))));
-  validateCoreHeader(header);
-  const format: Format = { elfClass: header.elfClass, endian: header.endian };
-  let phnum = header.phnum;
-  if (phnum === PN_XNUM) {
-    const shSize = sectionHeaderSize(format);
-    if (header.shoff === 0n || header.shoff + BigInt(shSize) > BigInt(fileSize)) {
-      throw new BadInputError(`${path}: e_phnum is PN_XNUM but section header 0 (e_shoff ${hex(header.shoff)}) is not in the file`);
-    }
-    phnum = decodeSectionHeaderZero(readAt(Number(header.shoff), shSize), 0, format).info;
-  }
-  if (phnum > MAX_PROGRAM_HEADERS) throw new BadInputError(`${path}: ${phnum} program headers, more than the cap of ${MAX_PROGRAM_HEADERS}`);
-  const tableBytes = phnum * header.phentsize;
-  if (header.phoff + BigInt(tableBytes) > BigInt(fileSize)) {
-    throw new BadInputError(`${path}: program header table (${phnum} entries at ${hex(header.phoff)}) runs past the end of the ${fileSize}-byte file`);
-  }
-  const phdrs = decodeProgramHeaders(readAt(Number(header.phoff), tableBytes), phnum, format);
-  return { phdrs, format, machine: header.machine, wordSize: wordSizeOf(header.machine, format), vmcoreinfo: readVmcoreinfo(path, fileSize, phdrs, format, readAt) };
-}
-
-function wordSizeOf(machine: number, format: Format): 4 | 8 {
+export function wordSizeOf(machine: number, format: Format): 4 | 8 {
   return machine === EM_386 || format.elfClass === 32 ? 4 : 8;
 }
 
-function readVmcoreinfo(
-  path: string,
-  fileSize: number,
-  phdrs: readonly ProgramHeader[],
-  format: Format,
-  readAt: (offset: number, length: number) => Buffer,
-): Map<string, string> {
-  const noteSeg = phdrs.find((ph) => ph.type === PT_NOTE);
-  if (!noteSeg) return new Map();
-  if (noteSeg.filesz > BigInt(MAX_NOTE_SEGMENT_BYTES) || noteSeg.offset + noteSeg.filesz > BigInt(fileSize)) {
-    throw new BadInputError(`${path}: PT_NOTE of ${noteSeg.filesz} bytes at file offset ${hex(noteSeg.offset)} is past the end of the file or over the ${MAX_NOTE_SEGMENT_BYTES}-byte cap`);
+/** A synchronous positional reader over a file descriptor: short at the end of the file. */
+export function fdReadAt(fd: number, name: string): (fileOffset: number, length: number) => Buffer {
+  return (fileOffset, length) => {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = readSync(fd, buf, done, length - done, fileOffset + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (err) {
+      throw new IoError(`${name}: read of ${length} bytes at file offset ${hex(fileOffset)} failed: ${(err as Error).message}`, { cause: err });
+    }
+    return done === length ? buf : buf.subarray(0, done);
+  };
+}
+
+/** Opens a vmcore file for reads by physical address; the headers are read by the capture pipeline's own prefix reader. */
+export async function openFileMemory(path: string): Promise<OpenedMemory> {
+  const source = await openSource(path);
+  try {
+    const prefix = await readDumpPrefix(positionalRangeReader(source));
+    const readAt = fdReadAt(source.fd, path);
+    return {
+      memory: memoryFromSegments(prefix.phdrs, readAt),
+      phdrs: prefix.phdrs,
+      vmcoreinfo: prefix.vmcoreinfo ?? new Map(),
+      format: prefix.format,
+      machine: prefix.header.machine,
+      wordSize: wordSizeOf(prefix.header.machine, prefix.format),
+      close: () => source.close(),
+    };
+  } catch (err) {
+    await source.close();
+    throw err;
   }
-  const { notes } = parseNotes(readAt(Number(noteSeg.offset), Number(noteSeg.filesz)), format.endian, 'PT_NOTE', Number(noteSeg.offset));
-  const note = notes.find(isVmcoreinfo);
-  return note ? parseVmcoreinfo(note.desc) : new Map();
 }

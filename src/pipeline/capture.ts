@@ -8,11 +8,13 @@ import { hex } from '../elf/byte-order.js';
 import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
-import { ForwardReader } from '../sources/forward-reader.js';
+import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
+import { fdReadAt } from '../klog/physical-memory.js';
+import { findKernelLog } from './kernel-log-source.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
-import { openSink } from '../sinks/open-sink.js';
+import { openSink, type TransportOptions } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
 import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
@@ -48,6 +50,17 @@ export interface CaptureOptions {
   /** Where to write the JSON report (read errors, omitted ranges). */
   report?: string;
   sync?: boolean;
+  /** Read the crashed kernel's log for machine checks and the panic line (default true). */
+  kernelLog?: boolean;
+  /** What a slim dump keeps besides headers and notes: the kernel log's pages (default), or nothing. */
+  slimKeep?: 'log' | 'none';
+  /** How much of a pipe may be held to find the headers, notes and kernel log (default 64 MiB). */
+  lookahead?: number;
+  /** tcp:// and tls:// outputs: the dump's name on the receiver, and the file holding the shared token. */
+  name?: string;
+  tokenFile?: string;
+  /** TLS and ssh settings for tls:// and ssh:// outputs. */
+  transport?: TransportOptions;
 }
 
 export interface CaptureResult {
@@ -60,10 +73,23 @@ export interface CaptureResult {
   readErrors: ReadErrorOutcome;
 }
 
-async function readPrefix(source: ByteSource): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
+async function readPrefix(source: ByteSource, lookahead: number): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
   if (source.seekable) return { prefix: await readDumpPrefix(positionalRangeReader(source)) };
-  const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null));
+  const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null), lookahead);
   return { prefix: await readDumpPrefix(forward.rangeReader()), forward };
+}
+
+/** The kernel log's findings, or undefined (with a notice saying why) when it cannot be found. */
+async function kernelLogOf(prefix: DumpPrefix, source: ByteSource, forward: ForwardReader | undefined, onNotice?: (line: string) => void) {
+  const found = forward
+    ? await findKernelLog(prefix, (offset, length) => forward.peek(offset, length), (offset) => forward.fillTo(offset))
+    : await findKernelLog(prefix, fdReadAt(source.fd, source.name));
+  if ('problem' in found) {
+    onNotice?.(`${found.problem}; going on without it`);
+    return undefined;
+  }
+  onNotice?.(`kernel log: ${found.log.records.length} records (${found.log.format}), ${found.records.length} machine-check record(s)${found.panicLine ? `, "${found.panicLine}"` : ''}`);
+  return found;
 }
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
@@ -73,46 +99,53 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const source = await openSource(options.input);
   let sink: DumpSink | undefined;
   try {
-    const { prefix, forward } = await readPrefix(source);
+    const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     if (prefix.badPageSize !== undefined) {
       warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
     }
     const segments = dataSegments(prefix, source.size);
-    sink = await openSink({ output: options.output, sync: options.sync });
+    sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS);
+    const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
     const plan = planCapture(prefix, segments, {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
-      extraRecords: options.extraRecords ?? [],
+      extraRecords: [...(options.extraRecords ?? []), ...(klog?.records ?? [])],
+      keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
+      // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
+      canKeep: (index, start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
       omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,
       readErrorsUnlisted: recovers && !sink.canPatch,
       causeReserve: recovers && sink.canPatch ? CAUSE_RESERVE : 0,
-      panicLine: options.panicLine,
+      panicLine: options.panicLine ?? klog?.panicLine,
       onWarning: warn,
       onNotice: options.onNotice,
     });
-    if (forward && plan.mode === 'full') {
-      const obstacle = forwardPassObstacle(segments);
+    const copy = plan.copySegments;
+    if (forward) {
+      const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
     }
-    // A slim dump needs nothing more from the input: closing it now lets a pipe's producer see EPIPE.
-    if (plan.mode === 'slim') await source.close();
+    // Nothing more to read: closing the input now lets a pipe's producer see EPIPE.
+    if (copy.length === 0) await source.close();
+    const outputPrefix: DumpPrefix = { ...prefix, phdrs: plan.outputPhdrs, phnum: plan.outputPhdrs.length, noteIndex: plan.outputNoteIndex };
 
     const progress: SerializerProgress = { written: 0, onProgress: options.onProgress };
     async function* events(): AsyncGenerator<DumpEvent> {
-      yield { kind: 'prefix', prefix, noteBytes: prefix.noteSegment };
-      if (plan.mode !== 'full') return;
-      if (forward) yield* forward.segments(segments, chunkSize);
-      else yield* readSegmentsAt(source, { segments, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors });
+      yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
+      if (forward) yield* forward.segments(copy, chunkSize);
+      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors });
+      // A slim dump from a pipe ends here, however much the producer still has to write.
+      if (plan.mode === 'slim') await source.close();
     }
     await pipeline(
       Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
       chain(
         [
           noteInjector(plan.noteBytes),
-          elfHeaderRewriter(segments, plan.mode),
+          elfHeaderRewriter(copy),
           poisonPageSkipper(plan.faultMap.bySegment),
           dumpSerializer(progress),
         ],

@@ -2,8 +2,10 @@
 
 import type { WarningHandler } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
-import type { DataSegment, DumpMode } from '../dump/layout.js';
+import { dataSegments, type DataSegment, type DumpMode } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
+import { keptRangesFromPages, slimProgramHeaders, type KeepCheck } from '../dump/slim-table.js';
+import type { ProgramHeader } from '../elf/program-header.js';
 import { describeFault, mapFaults, normalizeFaults, type FaultMap, type FaultRange } from '../faults/fault-map.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { MceRecord } from '../mce/record.js';
@@ -27,6 +29,11 @@ export interface SourcedRecord {
   origin: RecordOrigin;
   /** Where it came from, for messages: "input MCE note", "faults.json", ... */
   from: string;
+  /**
+   * The origin the fatal rule sees, when it differs: a record in the crashed kernel's log counts as the crash's cause
+   * only when that log ends in a machine-check panic.
+   */
+  judgeAs?: RecordOrigin;
 }
 
 export interface JudgedRecord extends SourcedRecord {
@@ -48,10 +55,18 @@ export interface PlanInput {
   /** Informational lines for the summary (records judged, pages skipped). */
   onNotice?: (line: string) => void;
   panicLine?: string;
+  /** Physical pages a slim dump keeps (the kernel log's), and whether a segment's bytes can be had to keep them. */
+  keepPages?: readonly bigint[];
+  canKeep?: KeepCheck;
 }
 
 export interface CapturePlan {
   mode: DumpMode;
+  /** The output's program header table: the input's, or for a slim dump its PT_LOADs split around kept pages. */
+  outputPhdrs: ProgramHeader[];
+  outputNoteIndex: number;
+  /** What gets copied, keyed by output program header index, in input file order. */
+  copySegments: DataSegment[];
   /** Why that mode, in a few words. */
   modeReason: string;
   records: JudgedRecord[];
@@ -109,11 +124,20 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
   return `${error}full dump; ${parts.join('; ')}`;
 }
 
+/** The slim table, or the input's own table for a full dump, with the segments whose bytes get copied. */
+function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput) {
+  if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: [...segments], leftOut: [] };
+  const kept = keptRangesFromPages(input.keepPages ?? [], prefix.pageSize);
+  const table = slimProgramHeaders(prefix.phdrs, prefix.noteIndex, kept, input.canKeep ?? (() => true));
+  const copy = dataSegments({ ...prefix, phdrs: table.phdrs, phnum: table.phdrs.length, noteIndex: table.noteIndex });
+  return { phdrs: table.phdrs, noteIndex: table.noteIndex, copy, leftOut: table.leftOut };
+}
+
 export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
   const endian: Endian = prefix.format.endian;
   const records: JudgedRecord[] = [...recordsFromDump(prefix), ...input.extraRecords].map((r) => ({
     ...r,
-    verdict: judgeMce(r.record, r.origin, prefix.pageSize),
+    verdict: judgeMce(r.record, r.judgeAs ?? r.origin, prefix.pageSize),
   }));
   for (const r of records) {
     for (const message of r.verdict.messages) input.onNotice?.(`MCE record from ${r.from}: ${message}`);
@@ -129,31 +153,37 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     ),
     ...input.userFaults.map((f) => ({ paddr: f.paddr, length: f.length, reason: OmitReason.USER, origin: f.origin })),
   ];
+  const table = outputTable(prefix, segments, mode, input);
   const normalized = normalizeFaults(faults, prefix.pageSize);
-  const faultMap = mapFaults(normalized, segments);
+  const faultMap = mapFaults(normalized, table.copy);
   if (mode === 'full') {
     for (const f of faultMap.outside) {
       input.onWarning({ code: 'FAULT_OUTSIDE_SEGMENTS', message: `fault ${describeFault(f)} lies in no PT_LOAD's file data: nothing to skip there` });
     }
   }
 
-  const omitted: OmittedEntry[] =
-    mode === 'slim'
-      ? segments.map((s) => ({ paddr: s.paddr, length: BigInt(s.size), reason: OmitReason.SLIM, flags: 0 }))
-      : faultMap.entries.map((e) => ({ paddr: e.paddr, length: e.length, reason: e.reason, flags: 0 }));
+  const omitted: OmittedEntry[] = [
+    ...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })),
+    ...faultMap.entries.map((e) => ({ paddr: e.paddr, length: e.length, reason: e.reason, flags: 0 })),
+  ];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
-  const readErrorsUnlisted = mode === 'full' && (input.readErrorsUnlisted ?? false);
+  // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
+  const copies = table.copy.length > 0;
+  const readErrorsUnlisted = copies && (input.readErrorsUnlisted ?? false);
   const cause = causeText(facts, 0, readErrorsUnlisted);
-  const omittedCapacity = omitted.length + (mode === 'full' ? input.omittedReserve : 0);
+  const omittedCapacity = omitted.length + (copies ? input.omittedReserve : 0);
   const omittedFlags = readErrorsUnlisted ? OMITTED_FLAG_MAY_BE_INCOMPLETE : 0;
 
-  const causeNote = encodeCauseNote(cause, endian, mode === 'full' ? (input.causeReserve ?? 0) : 0);
+  const causeNote = encodeCauseNote(cause, endian, copies ? (input.causeReserve ?? 0) : 0);
   // Records from an MCE note in the input are already there, kept byte for byte with the other notes.
   const newRecords = records.filter((r) => r.origin !== 'dump-note').map((r) => r.record);
   const mceNote = newRecords.length > 0 ? encodeMceNote(newRecords, endian) : Buffer.alloc(0);
   const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
   return {
     mode,
+    outputPhdrs: table.phdrs,
+    outputNoteIndex: table.noteIndex,
+    copySegments: table.copy,
     modeReason,
     records,
     faultMap,

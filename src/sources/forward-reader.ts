@@ -53,6 +53,21 @@ export class ForwardReader {
     };
   }
 
+  /** Reads ahead until `offset` bytes are held, the input ends, or the look-ahead limit is reached; true if it got more. */
+  async fillTo(offset: number): Promise<boolean> {
+    const before = this.end;
+    await this.fill(Math.min(offset, this.limit));
+    return this.end > before;
+  }
+
+  /** The held bytes of [offset, offset + length): shorter (or empty) where they are not held. */
+  peek(offset: number, length: number): Buffer {
+    const start = Math.max(offset, this.base);
+    const end = Math.min(offset + length, this.end);
+    if (start !== offset || end <= start) return Buffer.alloc(0);
+    return this.held.slice(start - this.base, end - this.base);
+  }
+
   /** Drops held bytes before `offset`, reading and discarding more when needed. */
   private async skipTo(offset: number): Promise<void> {
     while (this.end < offset && !this.eof) {

@@ -1,0 +1,108 @@
+// The program header table of a slim dump: every PT_LOAD kept, split around the few pages whose bytes it keeps.
+
+import { PT_LOAD } from '../elf/constants.js';
+import type { ProgramHeader } from '../elf/program-header.js';
+
+/** A physical range whose bytes a slim dump keeps (page-aligned, sorted, disjoint). */
+export interface KeptRange {
+  paddr: bigint;
+  length: bigint;
+}
+
+/** A range of a PT_LOAD's file bytes that the slim dump leaves out. */
+export interface LeftOutRange {
+  paddr: bigint;
+  length: bigint;
+}
+
+export interface SlimTable {
+  phdrs: ProgramHeader[];
+  noteIndex: number;
+  leftOut: LeftOutRange[];
+}
+
+const NO_VADDR = 0xffffffffffffffffn;
+
+/** Whether a segment's bytes in [start, end) (offsets within it) can be had: on a pipe, only what the look-ahead holds. */
+export type KeepCheck = (inputIndex: number, start: bigint, end: bigint) => boolean;
+
+function piece(ph: ProgramHeader, start: bigint, length: bigint, kept: boolean): ProgramHeader {
+  return {
+    ...ph,
+    offset: kept ? ph.offset + start : 0n,
+    vaddr: ph.vaddr === NO_VADDR ? ph.vaddr : ph.vaddr + start,
+    paddr: ph.paddr + start,
+    filesz: kept ? length : 0n,
+    memsz: length,
+  };
+}
+
+/** Kept ranges inside [0, filesz) of one PT_LOAD, as offsets within it. */
+function keptInside(ph: ProgramHeader, kept: readonly KeptRange[]): [bigint, bigint][] {
+  const out: [bigint, bigint][] = [];
+  const end = ph.paddr + ph.filesz;
+  for (const k of kept) {
+    const s = k.paddr > ph.paddr ? k.paddr : ph.paddr;
+    const e = k.paddr + k.length < end ? k.paddr + k.length : end;
+    if (s < e) out.push([s - ph.paddr, e - ph.paddr]);
+  }
+  return out;
+}
+
+/**
+ * Splits each PT_LOAD so that kept ranges become pieces with p_filesz == p_memsz and the rest pieces with p_filesz 0.
+ * Physical coverage stays exactly as in the input, aliases included, and a kept page is kept in every PT_LOAD that
+ * holds it (crash reads the first PT_LOAD that covers an address and never looks further).
+ */
+export function slimProgramHeaders(phdrs: readonly ProgramHeader[], noteIndex: number, kept: readonly KeptRange[], canKeep: KeepCheck): SlimTable {
+  const out: ProgramHeader[] = [];
+  const leftOut: LeftOutRange[] = [];
+  let newNoteIndex = noteIndex;
+  phdrs.forEach((ph, index) => {
+    if (index === noteIndex) {
+      newNoteIndex = out.length;
+      out.push(ph);
+      return;
+    }
+    if (ph.type !== PT_LOAD) {
+      out.push({ ...ph, filesz: 0n });
+      return;
+    }
+    let at = 0n;
+    const leave = (to: bigint) => {
+      if (to <= at) return;
+      out.push(piece(ph, at, to - at, false));
+      leftOut.push({ paddr: ph.paddr + at, length: to - at });
+      at = to;
+    };
+    for (const [s, e] of keptInside(ph, kept)) {
+      if (!canKeep(index, s, e)) continue;
+      leave(s);
+      out.push(piece(ph, s, e - s, true));
+      at = e;
+    }
+    leave(ph.filesz);
+    if (ph.memsz > ph.filesz) {
+      const last = out[out.length - 1];
+      // A tail that was never in the file stays a zero-fill part; join it to a left-out piece when one ends here.
+      if (at > 0n && last.filesz === 0n && last.paddr + last.memsz === ph.paddr + ph.filesz) last.memsz += ph.memsz - ph.filesz;
+      else out.push(piece(ph, ph.filesz, ph.memsz - ph.filesz, false));
+    } else if (ph.memsz === 0n && ph.filesz === 0n) {
+      out.push(ph);
+    }
+  });
+  return { phdrs: out, noteIndex: newNoteIndex, leftOut };
+}
+
+/** Page-aligned, merged ranges covering the given physical page addresses. */
+export function keptRangesFromPages(pages: readonly bigint[], pageSize: number): KeptRange[] {
+  const page = BigInt(pageSize);
+  const starts = [...new Set(pages.map((p) => p - (p % page)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: KeptRange[] = [];
+  for (const start of starts) {
+    const last = out[out.length - 1];
+    if (last && last.paddr + last.length === start) last.length += page;
+    else out.push({ paddr: start, length: page });
+  }
+  return out;
+}
