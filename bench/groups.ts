@@ -9,7 +9,7 @@ import { formatSize, GiB, type BenchOptions } from './options.js';
 import { cachedFixture, FIXTURE_SIZE, loadBytes, unpackFixtureInto } from './real-fixture.js';
 import type { InputInfo } from './report.js';
 import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
-import { writeBenchInput, writeFaultsFile } from './synthetic-inputs.js';
+import { writeBenchInput, writeFaultsFile, type BenchInput } from './synthetic-inputs.js';
 import { tcpScenario } from './tcp-scenario.js';
 
 export interface Group {
@@ -63,8 +63,9 @@ function context(env: Environment, inputPath: string, inputBytes: number, dataBy
   return { cli: env.cli, helpers: env.helpers, scratchDir: env.scratchDir, inputPath, inputBytes, dataBytes };
 }
 
-function syncDisk(): void {
-  spawnSync('sync');
+// Written data must reach the disk before timing starts, else its writeback competes with the runs.
+function syncDisk(env: Environment): void {
+  spawnSync('sync', ['-f', env.scratchDir]);
 }
 
 export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
@@ -73,7 +74,7 @@ export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
   if (shortfall) return { skipped: `real fixture: ${shortfall}` };
   const unpackedHere = fixture === undefined;
   fixture ??= await unpackFixtureInto(path.join(env.scratchDir, 'fixture'));
-  syncDisk();
+  syncDisk(env);
   const ctx = context(env, fixture, FIXTURE_SIZE, await loadBytes(fixture));
   const baselines = copyBaselines(ctx).filter((s) => s.id.endsWith('devnull') || s.id.endsWith('file'));
   const ours = fullScenarios(ctx).filter((s) => s.id !== 'full-pipe');
@@ -98,11 +99,19 @@ export async function prepareDenseGroup(env: Environment, bytes: number, isSmall
   const shortfall = await diskShortfall(env, 2 * bytes);
   if (shortfall) return { skipped: `${label} input: ${shortfall}` };
   const file = path.join(env.scratchDir, `synthetic-${bytes}.vmcore`);
-  process.stderr.write(`bench: writing the ${label} input ...\n`);
-  const input = await writeBenchInput(file, bytes, false);
   const faultsFile = `${file}.faults`;
-  const faultCount = await writeFaultsFile(faultsFile, input, env.options.faultCount);
-  syncDisk();
+  const removeInput = () => Promise.all([rm(file, { force: true }), rm(faultsFile, { force: true })]).then(() => undefined);
+  process.stderr.write(`bench: writing the ${label} input ...\n`);
+  let input: BenchInput;
+  let faultCount: number;
+  try {
+    input = await writeBenchInput(file, bytes, false);
+    faultCount = await writeFaultsFile(faultsFile, input, env.options.faultCount);
+  } catch (err) {
+    await removeInput();
+    return { skipped: `${label} input: could not be written (${(err as Error).message})` };
+  }
+  syncDisk(env);
   const ctx = context(env, file, bytes, input.segments.reduce((n, s) => n + s.size, 0));
   const scenarios = [...copyBaselines(ctx), ...fullScenarios(ctx), faultScenario(ctx, faultsFile, faultCount, env.options.faultCount), ...slimScenarios(ctx)];
   if (env.receiverMissing === undefined) scenarios.push(tcpScenario(ctx));
@@ -114,7 +123,7 @@ export async function prepareDenseGroup(env: Environment, bytes: number, isSmall
       input: { label, bytes, kind: 'dense', diskBound: !cached },
       scenarios,
       warmUp: cached ? file : undefined,
-      dispose: () => Promise.all([rm(file, { force: true }), rm(faultsFile, { force: true })]).then(() => undefined),
+      dispose: removeInput,
     },
   };
 }

@@ -33,9 +33,12 @@ function describeMachine(m: Record<string, string | number>): string {
 async function runGroup(group: Group, options: BenchOptions, scratchDir: string): Promise<ScenarioResult[]> {
   if (group.warmUp) spawnSync('cat', [group.warmUp], { stdio: ['ignore', 'ignore', 'inherit'] });
   const outcomes = new Map<string, RunOutcome[]>(group.scenarios.map((s) => [s.id, []]));
-  // Round-robin over the scenarios, so that a noisy minute on the machine spreads over all of them alike.
+  // Round-robin, starting each round elsewhere: a noisy minute, or a slow first run after a pause, lands on a
+  // different scenario each time and the median drops it.
+  const count = group.scenarios.length;
   for (let run = 1; run <= options.runs; run++) {
-    for (const s of group.scenarios) {
+    const start = Math.floor(((run - 1) * count) / options.runs);
+    for (const s of [...group.scenarios.slice(start), ...group.scenarios.slice(0, start)]) {
       const done = outcomes.get(s.id) ?? [];
       if (done.some((o) => o.error)) continue;
       const outcome = await measureRun(s.spec, scratchDir, `${s.id}-${run}`, options.runTimeoutSeconds).catch(

@@ -45,6 +45,15 @@ test('cat vmcore | slim-core > out holds what slim-core vmcore -o out holds', as
   await assertReadersAccept(t, piped);
 });
 
+test('a slow reader on stdout: the dump waits for it instead of failing', async (t) => {
+  const { dir, file } = await inputFile(t);
+  const out = path.join(dir, 'slow.elf');
+  const r = await runShell('$CLI "$1" --mode full --no-klog | { sleep 1; cat > "$2"; }; echo "${PIPESTATUS[0]}"', [file, out]);
+  t.is(r.stdout.trim(), '0', r.stderr);
+  const back = await readBack(out);
+  t.is(back.prefix.phnum, 3);
+});
+
 test('slim from a pipe stops reading after the notes: a 100 GiB producer is cut short by SIGPIPE', async (t) => {
   const { dir, dump } = await inputFile(t);
   // The prefix of a dump whose last segment claims 100 GiB, followed by 100 GiB of zeros.

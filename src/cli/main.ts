@@ -36,7 +36,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    if (isSlimCoreError(err)) fail(err.message, err.exitCode);
+    if (isSlimCoreError(err)) {
+      if (process.env.SLIMCORE_DEBUG) process.stderr.write(`${(err.cause as Error | undefined)?.stack ?? err.stack}\n`);
+      fail(err.message, err.exitCode);
+    }
     if (process.env.SLIMCORE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     fail(`internal error: ${(err as Error).message}`, EXIT_INTERNAL);
   }

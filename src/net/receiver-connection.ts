@@ -48,8 +48,9 @@ class CutTransfer extends Error {}
 // Long enough for the sender to read our ERROR frame before the connection is reset under it.
 const LINGER_MS = 2000;
 
+/** A socket that is already gone (a TLS client that hung up) no longer knows its address. */
 export function peerOf(socket: Socket): string {
-  return `${socket.remoteAddress}:${socket.remotePort}`;
+  return socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown';
 }
 
 export function formatOutcome(o: TransferOutcome): string {

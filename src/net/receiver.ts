@@ -60,7 +60,7 @@ function createServer(options: ReceiverOptions, onSocket: (socket: Socket) => vo
     onSocket,
   );
   server.on('tlsClientError', (err, socket) => {
-    options.log(formatOutcome({ name: '-', peer: peerOf(socket), bytes: 0, seconds: 0, result: 'refused', reason: `TLS handshake: ${err.message}` }));
+    options.log(formatOutcome({ name: '-', peer: peerOf(socket), bytes: 0, seconds: 0, result: 'refused', reason: `TLS handshake: ${(err as Error & { reason?: string }).reason ?? err.message.split('\n')[0]}` }));
   });
   return server;
 }

@@ -107,7 +107,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
-    const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS);
+    const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
     const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
     const plan = planCapture(prefix, segments, {
       mode: options.mode ?? 'auto',

@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
+import { isatty } from 'node:tty';
 import { IoError, UsageError } from '../errors.js';
+import { FdWriter } from './fd-writer.js';
 
 export interface DumpSink {
   /** For messages: the path, URL, or "stdout". */
@@ -32,11 +34,12 @@ export interface SinkOptions {
 const WRITE_HIGH_WATER_MARK = 1 << 20;
 
 function writerFor(fd: number): Writable {
-  return fs.createWriteStream('', { fd, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+  return new FdWriter(fd, WRITE_HIGH_WATER_MARK);
 }
 
 export async function openStdoutSink(): Promise<DumpSink> {
-  if (process.stdout.isTTY) throw new UsageError('refusing to write a binary dump to a terminal: use -o FILE or redirect stdout');
+  // isatty(), not process.stdout.isTTY: touching process.stdout would make a piped fd 1 non-blocking under us.
+  if (isatty(1)) throw new UsageError('refusing to write a binary dump to a terminal: use -o FILE or redirect stdout');
   return {
     name: 'stdout',
     stream: writerFor(1),

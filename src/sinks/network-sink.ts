@@ -21,7 +21,7 @@ import {
 } from '../net/protocol.js';
 import { readTokenFile } from '../net/token.js';
 import type { DumpSink } from './dump-sink.js';
-import { ReceiverReplies } from './receiver-replies.js';
+import { ReceiverReplies, tlsReason } from './receiver-replies.js';
 
 export interface NetworkSinkOptions {
   /** The dump's name on the receiver; default: this host's name and the UTC time. */
@@ -95,7 +95,7 @@ function describeConnectError(err: Error, endpoint: Endpoint): string {
   if (code === 'ECONNREFUSED') return 'connection refused (is `slim-core receive` listening there?)';
   if (code === 'ECONNRESET' && endpoint.secure) return 'connection reset during the TLS handshake (is the receiver using TLS?)';
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'TLS handshake failed: the receiver does not speak TLS (use tcp://, or start it with --tls-cert)';
-  return endpoint.secure && !code?.startsWith('E') ? `TLS handshake failed: ${err.message}` : err.message;
+  return endpoint.secure && !/^E[A-Z]+$/.test(code ?? '') ? `TLS handshake failed: ${tlsReason(err)}` : err.message;
 }
 
 /** Frames and hashes what the pipeline writes; every send waits for the socket's own backpressure. */

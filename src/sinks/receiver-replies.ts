@@ -20,8 +20,8 @@ export class ReceiverReplies {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.settleDrains());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.describe(err)));
-    socket.on('end', () => this.fail(`the receiver closed the connection after ${this.sent()} bytes, before acknowledging the dump`));
-    socket.on('close', () => this.fail(`the connection closed after ${this.sent()} bytes, before the receiver acknowledged the dump`));
+    socket.on('end', () => this.fail(this.closedEarly('the receiver closed the connection')));
+    socket.on('close', () => this.fail(this.closedEarly('the connection closed')));
   }
 
   ready(): Promise<{ version: number; name: string }> {
@@ -93,8 +93,16 @@ export class ReceiverReplies {
 
   private describe(err: NodeJS.ErrnoException): string {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return `the connection was reset after ${this.sent()} bytes (${err.code}): did the receiver stop?`;
-    if (err.code?.startsWith('ERR_SSL') || err.code?.startsWith('ERR_TLS')) return `TLS: ${err.message}`;
+    if (err.code?.startsWith('ERR_SSL') || err.code?.startsWith('ERR_TLS')) {
+      const reason = tlsReason(err);
+      return `TLS: ${reason}${/certificate required/.test(reason) ? ' (the receiver wants a client certificate: --tls-cert and --tls-key)' : ''}`;
+    }
     return err.message;
+  }
+
+  private closedEarly(what: string): string {
+    if (this.waiter?.want === FrameType.READY) return `${what} before answering (is it \`slim-core receive\`? A TLS receiver needs tls://)`;
+    return `${what} after ${this.sent()} bytes, before acknowledging the dump`;
   }
 
   private fail(message: string): void {
@@ -111,4 +119,9 @@ export class ReceiverReplies {
     this.drainWaiters = [];
     for (const w of waiters) (this.failure ? w.reject(this.failure) : w.resolve());
   }
+}
+
+/** OpenSSL's reason ("tlsv13 alert certificate required"), without its multi-line error-queue dump. */
+export function tlsReason(err: Error): string {
+  return (err as Error & { reason?: string }).reason ?? err.message.split('\n')[0];
 }

@@ -67,12 +67,22 @@ export async function* readSegmentsAt(source: ByteSource, plan: SegmentReadPlan)
         }
         continue;
       }
-      for (let offset = start; offset < end; offset += plan.chunkSize) {
-        const bytes = await readChunk(source, seg, offset, Math.min(plan.chunkSize, end - offset), plan);
+      for (let offset = start; offset < end; ) {
+        const length = chunkLength(seg, offset, end, plan);
+        const bytes = await readChunk(source, seg, offset, length, plan);
         yield { kind: 'data', segment: seg.index, offset, bytes };
+        offset += length;
       }
     }
   }
+}
+
+/** Chunks end on a physical page boundary, so that a page that fails is never touched again by the next chunk. */
+function chunkLength(seg: DataSegment, offset: number, end: number, plan: SegmentReadPlan): number {
+  const length = Math.min(plan.chunkSize, end - offset);
+  if (offset + length === end) return length;
+  const overhang = Number((seg.paddr + BigInt(offset + length)) % BigInt(plan.pageSize));
+  return length > overhang ? length - overhang : length;
 }
 
 /**

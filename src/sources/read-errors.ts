@@ -43,13 +43,17 @@ export class ReadErrorLog {
   readonly ranges: FailedRange[] = [];
   pages = 0;
 
-  constructor(readonly maxPages: number) {}
+  constructor(readonly maxPages: number, private readonly pageSize = 4096) {}
 
-  /** Records one failed page (or the part of it inside a segment); merges it with the previous range when they touch. */
+  /**
+   * Records one failed page, or the part of it inside one chunk; merges it with the previous range when they touch.
+   * The second half of a page split across two chunks is not counted again.
+   */
   record(segmentIndex: number, paddr: bigint, length: number, fileOffset: number, error: string): void {
-    this.pages++;
     const last = this.ranges[this.ranges.length - 1];
-    if (last && last.segmentIndex === segmentIndex && last.paddr + last.length === paddr) {
+    const continues = last !== undefined && last.segmentIndex === segmentIndex && last.paddr + last.length === paddr;
+    if (!continues || paddr % BigInt(this.pageSize) === 0n) this.pages++;
+    if (continues) {
       last.length += BigInt(length);
       if (last.error !== error) last.error = `${last.error}, ${error}`;
     } else {

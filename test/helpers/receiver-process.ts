@@ -1,7 +1,8 @@
 // Test helper: `slim-core receive` and senders as child processes on 127.0.0.1, test certificates, and polling.
 
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
@@ -114,6 +115,15 @@ export async function fileSize(file: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Byte-for-byte equality, reported as sizes and SHA-256 rather than a dump of megabytes. */
+export async function assertSameFile(t: ExecutionContext, actual: string, expected: string): Promise<void> {
+  const digest = async (file: string) => {
+    const bytes = await readFile(file);
+    return `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`;
+  };
+  t.is(await digest(actual), await digest(expected), `${actual} should equal ${expected}`);
 }
 
 export interface TestCertificates {

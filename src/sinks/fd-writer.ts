@@ -1,0 +1,60 @@
+// A Writable straight onto a file descriptor: batches queued chunks into writev(2), and waits out EAGAIN.
+
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+
+/** Linux's IOV_MAX. */
+const MAX_IOVECS = 1024;
+const EAGAIN_FIRST_WAIT_MS = 1;
+const EAGAIN_LONGEST_WAIT_MS = 50;
+
+function isAgain(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK';
+}
+
+/**
+ * A descriptor inherited from a parent may be non-blocking (a pipe another program set up): then a full pipe answers
+ * EAGAIN, and the write is tried again a little later instead of failing the dump.
+ */
+export class FdWriter extends Writable {
+  constructor(private readonly fd: number, highWaterMark: number) {
+    super({ highWaterMark, decodeStrings: true });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.writeAll([chunk], done);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    this.writeAll(
+      chunks.map((c) => c.chunk),
+      done,
+    );
+  }
+
+  private writeAll(buffers: Buffer[], done: (err?: Error | null) => void, wait = EAGAIN_FIRST_WAIT_MS): void {
+    const batch = buffers.length > MAX_IOVECS ? buffers.slice(0, MAX_IOVECS) : buffers;
+    fs.writev(this.fd, batch, (err, written) => {
+      if (err) {
+        if (isAgain(err)) {
+          setTimeout(() => this.writeAll(buffers, done, Math.min(wait * 2, EAGAIN_LONGEST_WAIT_MS)), wait);
+          return;
+        }
+        done(err);
+        return;
+      }
+      const rest = dropWritten(buffers, written);
+      if (rest.length === 0) done();
+      else this.writeAll(rest, done);
+    });
+  }
+}
+
+/** The buffers left after `written` bytes went out: whole ones dropped, a partly written one cut. */
+function dropWritten(buffers: Buffer[], written: number): Buffer[] {
+  let i = 0;
+  let left = written;
+  while (i < buffers.length && left >= buffers[i].length) left -= buffers[i++].length;
+  if (i === buffers.length) return [];
+  return [buffers[i].subarray(left), ...buffers.slice(i + 1)];
+}

@@ -1,0 +1,113 @@
+// Backpressure over the network: behind a receiver throttled to a few MB/s, the sender's buffers and reads stay bounded.
+
+import test from 'ava';
+import net from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
+import { runShell } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+import { assertSameFile, feed, startReceiverProcess, startSender } from './helpers/receiver-process.js';
+import { MAX_DATA_PAYLOAD } from '../src/net/protocol.js';
+
+const MiB = 1 << 20;
+const DUMP_BYTES = 48 * MiB;
+const RATE = 8 * MiB;
+const FEED_PIECE = 256 * 1024;
+const SAMPLE_MS = 100;
+/** The sink's own queue: its Writable (1 MiB high-water mark plus the chunk that crossed it) and the socket's (one frame). */
+const SINK_BOUND = 3 * MiB + 64 * 1024;
+/** All that may sit between the sender's stdin and the throttled link: the pipeline's queues, the sink, kernel socket buffers. */
+const LEAD_BOUND = 24 * MiB;
+const RSS_GROWTH_BOUND = 64 * MiB;
+
+/** A TCP relay on 127.0.0.1 that passes the sender's bytes on at `bytesPerSecond`, and counts them. */
+async function throttledRelay(targetPort: number, bytesPerSecond: number) {
+  const state = { forwarded: 0 };
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+    const started = Date.now();
+    let passed = 0;
+    client.on('data', (chunk: Buffer) => {
+      passed += chunk.length;
+      state.forwarded += chunk.length;
+      upstream.write(chunk);
+      const wait = started + (passed / bytesPerSecond) * 1000 - Date.now();
+      if (wait > 0) {
+        client.pause();
+        setTimeout(() => client.resume(), wait);
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, state, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+async function rssOf(pid: number): Promise<number | undefined> {
+  try {
+    const kib = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return kib ? Number(kib[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+
+test('a receiver throttled to 8 MiB/s: the sender reads only as fast as it sends, its buffers stay under a fixed bound', async (t) => {
+  const dir = await tempDir(t, 'net-bp');
+  const dump = makeSyntheticVmcore({ segments: [{ paddr: 0x100000n, size: DUMP_BYTES / 2 }, { paddr: 0x10000000n, size: DUMP_BYTES / 2 }] });
+  const input = path.join(dir, 'in.elf');
+  await writeFile(input, dump.bytes);
+  const expected = path.join(dir, 'expected.elf');
+  const local = await runShell('cat "$1" | $CLI - --mode full --no-klog --no-sync -o "$2"', [input, expected]);
+  t.is(local.code, 0, local.stderr);
+  const tokenFile = path.join(dir, 'token');
+  await writeFile(tokenFile, 'backpressure');
+  const dumps = path.join(dir, 'dumps');
+  const receiver = await startReceiverProcess(t, dumps, ['--token-file', tokenFile]);
+  const relay = await throttledRelay(receiver.port, RATE);
+  t.teardown(() => relay.close());
+
+  const started = Date.now();
+  const sender = startSender(t, ['-', '--mode', 'full', '--no-klog', '-o', `tcp://127.0.0.1:${relay.port}`, '--token-file', tokenFile, '--name', 'slow'], { SLIMCORE_NET_STATS: '1' });
+  let fed = 0;
+  const samples: { ms: number; fed: number; forwarded: number; rss?: number }[] = [];
+  const sampler = setInterval(() => {
+    void rssOf(sender.child.pid!).then((rss) => samples.push({ ms: Date.now() - started, fed, forwarded: relay.state.forwarded, rss }));
+  }, SAMPLE_MS);
+  for (let at = 0; at < dump.bytes.length; at += FEED_PIECE) {
+    await feed(sender.child.stdin, dump.bytes.subarray(at, at + FEED_PIECE));
+    fed = Math.min(at + FEED_PIECE, dump.bytes.length);
+  }
+  sender.child.stdin.end();
+  const result = await sender.exited;
+  clearInterval(sampler);
+  const seconds = (Date.now() - started) / 1000;
+  t.is(result.code, 0, result.stderr);
+  await assertSameFile(t, path.join(dumps, 'slow'), expected);
+
+  const stats = /at most (\d+) bytes buffered in the sink/.exec(result.stderr);
+  t.truthy(stats, result.stderr);
+  const sinkMax = Number(stats![1]);
+  const lead = Math.max(...samples.map((s) => s.fed - s.forwarded));
+  const rss = samples.map((s) => s.rss).filter((r): r is number => r !== undefined);
+  const rssGrowth = Math.max(...rss) - rss[0];
+  // Halfway through the throttled time the sender must not have read the input through: its reads paused.
+  const halfway = samples.find((s) => s.ms >= (DUMP_BYTES / RATE) * 500)!;
+  t.log(`dump ${mib(dump.bytes.length)} through a relay at ${mib(RATE)}/s: ${seconds.toFixed(1)} s (at least ${(DUMP_BYTES / RATE).toFixed(1)} s)`);
+  t.log(`sink's queue + socket buffer, most ever: ${mib(sinkMax)} (bound ${mib(SINK_BOUND)}; frames of at most ${mib(MAX_DATA_PAYLOAD)})`);
+  t.log(`input read ahead of what reached the relay, most ever: ${mib(lead)} (bound ${mib(LEAD_BOUND)}: pipeline queues, sink, kernel socket buffers)`);
+  t.log(`at ${(halfway.ms / 1000).toFixed(1)} s: ${mib(halfway.fed)} of ${mib(dump.bytes.length)} read, ${mib(halfway.forwarded)} passed the relay`);
+  t.log(`sender RSS: ${mib(rss[0])} at start, ${mib(Math.max(...rss))} at most (growth ${mib(rssGrowth)}, bound ${mib(RSS_GROWTH_BOUND)}); ${samples.length} samples`);
+  t.true(seconds >= (DUMP_BYTES / RATE) * 0.9, 'the relay held the transfer back');
+  t.true(sinkMax <= SINK_BOUND, `sink buffered ${sinkMax} bytes`);
+  t.true(lead <= LEAD_BOUND, `read ${lead} bytes ahead`);
+  t.true(halfway.fed < dump.bytes.length - LEAD_BOUND, `read ${halfway.fed} bytes by halfway`);
+  t.true(rssGrowth <= RSS_GROWTH_BOUND, `RSS grew by ${rssGrowth} bytes`);
+});
