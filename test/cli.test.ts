@@ -45,6 +45,17 @@ test('cat vmcore | slim-core > out holds what slim-core vmcore -o out holds', as
   await assertReadersAccept(t, piped);
 });
 
+test('from a pipe, a fault over many whole chunks: every read buffer still comes back', async (t) => {
+  const { dir, file } = await inputFile(t);
+  const out = path.join(dir, 'zeroed.elf');
+  // 3 MiB of faults over 64 KiB chunks: 48 chunks in a row replaced by zeros, far more than the pool holds.
+  const r = await runShell('cat "$1" | $CLI --mode full --no-klog --chunk-size 65536 --fault 0x100000+0x300000 -o "$2"', [file, out]);
+  t.is(r.code, 0, r.stderr);
+  const back = await readBack(out);
+  t.true(back.segment(1).every((b) => b === 0));
+  t.false(back.segment(2).every((b) => b === 0));
+});
+
 test('a slow reader on stdout: the dump waits for it instead of failing', async (t) => {
   const { dir, file } = await inputFile(t);
   const out = path.join(dir, 'slow.elf');

@@ -24,7 +24,7 @@ export function poisonPageSkipper(faultsBySegment: ReadonlyMap<number, Float64Ar
 
     const pieces: DataEvent[] = [];
     let at = start;
-    const emit = (from: number, bytes: Buffer) => pieces.push({ kind: 'data', segment: event.segment, offset: from, bytes });
+    const emit = (from: number, bytes: Buffer) => pieces.push({ kind: 'data', segment: event.segment, offset: from, bytes, chunk: event.chunk });
     for (; i < ranges.length && ranges[i] < end; i += 2) {
       const faultStart = Math.max(ranges[i], start);
       const faultEnd = Math.min(ranges[i + 1], end);

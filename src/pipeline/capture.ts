@@ -19,6 +19,7 @@ import { noteInjector } from '../../transforms/note-injector.js';
 import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
+import { ChunkPool } from './chunk-pool.js';
 import { planCapture, type CapturePlan, type RequestedMode, type SourcedRecord } from './plan.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from './events.js';
@@ -27,6 +28,8 @@ import type { UserFault } from '../faults/fault-input.js';
 export const DEFAULT_CHUNK_SIZE = 1 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
 const QUEUED_CHUNKS = 4;
+/** Read buffers in the pool: enough for the read-ahead and the queues, and a fixed bound on memory. */
+const POOLED_CHUNKS = 8;
 /** Room left in the CAUSE note to restate it once read errors are known. */
 const CAUSE_RESERVE = 96;
 
@@ -132,11 +135,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (copy.length === 0) await source.close();
     const outputPrefix: DumpPrefix = { ...prefix, phdrs: plan.outputPhdrs, phnum: plan.outputPhdrs.length, noteIndex: plan.outputNoteIndex };
 
-    const progress: SerializerProgress = { written: 0, onProgress: options.onProgress };
+    // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
+    const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
+    if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));
+    const progress: SerializerProgress = { written: 0, onProgress: options.onProgress, pool };
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
-      if (forward) yield* forward.segments(copy, chunkSize);
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors });
+      if (forward) yield* forward.segments(copy, chunkSize, pool);
+      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }

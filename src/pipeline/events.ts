@@ -25,6 +25,11 @@ export interface DataEvent {
   segment: number;
   offset: number;
   bytes: Buffer;
+  /**
+   * The read buffer these bytes came from, kept on every piece cut from it (zero runs that replace its bytes
+   * included), so that the buffer can be reused once all of them are written.
+   */
+  chunk?: Buffer;
 }
 
 export type DumpEvent = PrefixEvent | HeaderEvent | DataEvent;

@@ -6,6 +6,7 @@ import { hex } from '../elf/byte-order.js';
 import type { OutputLayout, PlacedSegment } from '../dump/layout.js';
 import type { DumpEvent } from './events.js';
 import { zeroRuns } from './zeros.js';
+import type { ChunkPool } from './chunk-pool.js';
 
 
 export interface SerializerProgress {
@@ -13,6 +14,8 @@ export interface SerializerProgress {
   written: number;
   layout?: OutputLayout;
   onProgress?: (written: number, total: number) => void;
+  /** Told which output offset each data view goes to, so that read buffers can be reused once written. */
+  pool?: ChunkPool;
 }
 
 export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
@@ -30,6 +33,7 @@ export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
       if (!seg) throw new Error(`serializer: data for program header ${event.segment}, which has no place in the output`);
       const target = seg.outOffset + event.offset;
       if (target < progress.written) throw new Error(`serializer: data for output offset ${hex(target)} arrived after ${hex(progress.written)}`);
+      progress.pool?.passing(event.chunk ?? event.bytes, target);
       const gap = target - progress.written;
       progress.written = target + event.bytes.length;
       progress.onProgress?.(progress.written, progress.layout!.totalSize);

@@ -18,6 +18,8 @@ export interface DumpSink {
   patch(offset: number, bytes: Buffer): Promise<void>;
   /** Makes the dump visible under its final name; call only after the stream finished. */
   commit(): Promise<void>;
+  /** Sinks that write buffers straight out can report progress, so that read buffers are reused once written. */
+  onWritten?(listener: (total: number) => void): void;
   /** Leaves nothing at the target path. */
   abort(): Promise<void>;
 }
@@ -33,16 +35,24 @@ export interface SinkOptions {
 
 const WRITE_HIGH_WATER_MARK = 1 << 20;
 
-function writerFor(fd: number): Writable {
+function writerFor(fd: number): FdWriter {
   return new FdWriter(fd, WRITE_HIGH_WATER_MARK);
+}
+
+function watchWrites(writer: FdWriter): (listener: (total: number) => void) => void {
+  return (listener) => {
+    writer.onWritten = listener;
+  };
 }
 
 export async function openStdoutSink(): Promise<DumpSink> {
   // isatty(), not process.stdout.isTTY: touching process.stdout would make a piped fd 1 non-blocking under us.
   if (isatty(1)) throw new UsageError('refusing to write a binary dump to a terminal: use -o FILE or redirect stdout');
+  const writer = writerFor(1);
   return {
     name: 'stdout',
-    stream: writerFor(1),
+    stream: writer,
+    onWritten: watchWrites(writer),
     // A regular file behind stdout is still written in one forward pass: stdout may be shared.
     canPatch: false,
     patch: cannotPatch,
@@ -60,9 +70,11 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
   }
   if (stat && (stat.isCharacterDevice() || stat.isFIFO() || stat.isBlockDevice())) {
     const fd = openOrFail(target, 'w');
+    const writer = writerFor(fd);
     return {
       name: target,
-      stream: writerFor(fd),
+      stream: writer,
+      onWritten: watchWrites(writer),
       canPatch: false,
       patch: cannotPatch,
       async commit() {
@@ -83,9 +95,11 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
       fs.closeSync(fd);
     }
   };
+  const writer = writerFor(fd);
   return {
     name: target,
-    stream: writerFor(fd),
+    stream: writer,
+    onWritten: watchWrites(writer),
     canPatch: true,
     async patch(offset, bytes) {
       try {

@@ -17,6 +17,11 @@ function isAgain(err: NodeJS.ErrnoException): boolean {
  * EAGAIN, and the write is tried again a little later instead of failing the dump.
  */
 export class FdWriter extends Writable {
+  /** Bytes written to the descriptor so far. */
+  written = 0;
+  /** Called after each completed write with the total so far (lets read buffers be reused). */
+  onWritten?: (total: number) => void;
+
   constructor(private readonly fd: number, highWaterMark: number) {
     super({ highWaterMark, decodeStrings: true });
   }
@@ -43,8 +48,12 @@ export class FdWriter extends Writable {
         done(err);
         return;
       }
+      this.written += written;
       const rest = dropWritten(buffers, written);
-      if (rest.length === 0) done();
+      if (rest.length === 0) {
+        this.onWritten?.(this.written);
+        done();
+      }
       else this.writeAll(rest, done);
     });
   }

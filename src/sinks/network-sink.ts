@@ -34,7 +34,6 @@ export interface NetworkSinkOptions {
 }
 
 const HIGH_WATER_MARK = 1 << 20;
-// A receiver that accepts the connection but never answers the HELLO is as good as down.
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 const KEEPALIVE_MS = 15_000;
 
@@ -80,6 +79,9 @@ async function connect(endpoint: Endpoint, options: NetworkSinkOptions): Promise
     const socket = endpoint.secure
       ? tls.connect({ host, port, ca, cert, key, servername: net.isIP(host) ? undefined : host, minVersion: 'TLSv1.2' })
       : net.connect({ host, port });
+    // Until READY: a host that drops the SYN, or a receiver that never answers, is as good as down.
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS);
+    socket.once('timeout', () => socket.destroy(new Error(`no answer within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)));
     const onError = (err: Error) => reject(new IoError(`cannot connect to ${endpoint.url}: ${describeConnectError(err, endpoint)}`, { cause: err }));
     socket.once('error', onError);
     socket.once(endpoint.secure ? 'secureConnect' : 'connect', () => {
@@ -104,6 +106,9 @@ class FrameSender {
   dataBytes = 0;
   /** The most bytes ever waiting in the sink: its Writable's queue and the socket's buffer. */
   maxBuffered = 0;
+  /** DATA bytes the socket has handed to the kernel: their buffers are free for reuse (see DumpSink.onWritten). */
+  flushedBytes = 0;
+  onFlushed?: (total: number) => void;
   readonly stream: Writable;
   readonly replies: ReceiverReplies;
 
@@ -127,10 +132,15 @@ class FrameSender {
     if (type === FrameType.DATA) this.dataBytes += payload.length;
     this.socket.cork();
     this.socket.write(header);
-    const more = this.socket.write(payload);
+    const more = this.socket.write(payload, type === FrameType.DATA ? () => this.flushed(payload.length) : undefined);
     this.socket.uncork();
     this.maxBuffered = Math.max(this.maxBuffered, this.stream.writableLength + this.socket.writableLength);
     return more ? Promise.resolve() : this.replies.drained();
+  }
+
+  private flushed(bytes: number): void {
+    this.flushedBytes += bytes;
+    this.onFlushed?.(this.flushedBytes);
   }
 
   async sendPieces(bytes: Buffer, send: (piece: Buffer, at: number) => Promise<void>): Promise<void> {
@@ -155,7 +165,6 @@ export async function openNetworkSink(target: string, options: NetworkSinkOption
   const frames = new FrameSender(socket, shownAs);
   const { replies } = frames;
   try {
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy(new Error(`no answer within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)));
     await frames.send(FrameType.HELLO, helloPayload({ token, name, hostname: os.hostname() }));
     const ready = await replies.ready();
     socket.setTimeout(0);
@@ -168,6 +177,9 @@ export async function openNetworkSink(target: string, options: NetworkSinkOption
   return {
     name: shownAs,
     stream: frames.stream,
+    onWritten(listener) {
+      frames.onFlushed = listener;
+    },
     canPatch: true,
     async patch(offset, bytes) {
       await frames.sendPieces(bytes, (piece, at) => frames.send(FrameType.PATCH, encodePatchPayload(offset + at, piece)));

@@ -6,6 +6,7 @@ import { hex } from '../elf/byte-order.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../pipeline/events.js';
+import type { ChunkPool } from '../pipeline/chunk-pool.js';
 
 /** Reads up to `length` bytes into `buf` at `offset`; 0 means end of input. A short read is not an end. */
 export type ForwardPull = (buf: Buffer, offset: number, length: number) => Promise<number>;
@@ -83,7 +84,7 @@ export class ForwardReader {
   }
 
   /** Segments must be in file order and must not share bytes. */
-  async *segments(segments: readonly DataSegment[], chunkSize: number): AsyncGenerator<DataEvent> {
+  async *segments(segments: readonly DataSegment[], chunkSize: number, pool?: ChunkPool): AsyncGenerator<DataEvent> {
     const lastEnd = segments.length > 0 ? segments[segments.length - 1].inOffset + segments[segments.length - 1].size : 0;
     const ended = (seg: DataSegment, at: number) =>
       new BadInputError(
@@ -104,7 +105,7 @@ export class ForwardReader {
       }
       while (offset < seg.size) {
         const length = Math.min(chunkSize, seg.size - offset);
-        const bytes = Buffer.allocUnsafe(length);
+        const bytes = pool ? await pool.acquire(length) : Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
           const n = await this.pull(bytes, got, length - got);
@@ -112,7 +113,7 @@ export class ForwardReader {
           got += n;
         }
         this.base += got;
-        if (got > 0) yield { kind: 'data', segment: seg.index, offset, bytes: bytes.subarray(0, got) };
+        if (got > 0) yield { kind: 'data', segment: seg.index, offset, bytes: bytes.subarray(0, got), chunk: bytes };
         offset += got;
         if (got < length) throw ended(seg, this.base);
       }

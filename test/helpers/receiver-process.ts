@@ -93,11 +93,14 @@ export function startSender(t: ExecutionContext, args: readonly string[], env: N
 /** Writes bytes into a child's stdin, resolving once the pipe took them (or the child went away). */
 export function feed(stdin: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
   return new Promise((resolve) => {
-    if (stdin.write(bytes)) resolve();
-    else {
-      stdin.once('drain', resolve);
-      stdin.once('close', resolve);
-    }
+    if (stdin.write(bytes)) return resolve();
+    const done = () => {
+      stdin.off('drain', done);
+      stdin.off('close', done);
+      resolve();
+    };
+    stdin.on('drain', done);
+    stdin.on('close', done);
   });
 }
 
