@@ -23,8 +23,8 @@ const SINK_BOUND = 3 * MiB + 64 * 1024;
  * rest is sampling slack.
  */
 const USER_LEAD_BOUND = 12 * MiB;
-/** Loose: the garbage collector returns freed chunks late, so RSS says little below this. */
-const RSS_PEAK_BOUND = 256 * MiB;
+/** Node itself takes about 50 MiB; the garbage collector returns memory late, so RSS says little below this. */
+const RSS_PEAK_BOUND = 128 * MiB;
 
 /** A TCP relay on 127.0.0.1 that passes the sender's bytes on at `bytesPerSecond`, and counts them. */
 async function throttledRelay(targetPort: number, bytesPerSecond: number) {
