@@ -18,3 +18,7 @@ export { judgeMce, statusBitNames, describeMceCause, type MceVerdict, type Recor
 export { parseMceLog } from './mce/log-parser.js';
 export * from './notes/slimcore-notes.js';
 export * from './errors.js';
+export { startReceiver } from './net/receiver.js';
+export { openSink, type OutputSpec } from './sinks/open-sink.js';
+export { loadKernelLog } from './cli/dmesg-command.js';
+export { readKernelLog, formatDmesg, type KernelLog } from './klog/kernel-log.js';

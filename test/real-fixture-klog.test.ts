@@ -51,6 +51,9 @@ test('no flags: a slim dump whose MCE note holds the record from the log, and wh
   t.true(back.omitted!.entries.length > 4);
   t.true(back.omitted!.entries.every((e) => e.reason === OmitReason.SLIM));
   t.is(await vmcoreDmesg(out), await vmcoreDmesg(input), 'vmcore-dmesg reads the same log from the slim dump');
+  const inspected = await runCli(['inspect', out]);
+  t.regex(inspected.stdout.toString(), /Kernel log: \d+ records \(printk-ringbuffer\), panic: "Kernel panic - not syncing: Fatal machine check"/);
+  t.regex(inspected.stdout.toString(), /machine check in the log: cpu 0 bank 1 status 0xbe00000000100134 .* addr 0x345000 .*fatal/);
   await assertReadersAccept(t, out);
 });
 

@@ -8,8 +8,10 @@ import { readDumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
-import { mceRecordToJson } from '../mce/record.js';
-import { judgeMce, statusBitNames } from '../mce/rules.js';
+import { mceRecordToJson, type MceRecord } from '../mce/record.js';
+import { judgeMce, statusBitNames, type RecordOrigin } from '../mce/rules.js';
+import { findKernelLog } from '../pipeline/kernel-log-source.js';
+import { fdReadAt } from '../klog/physical-memory.js';
 import {
   decodeCauseNote,
   decodeMceNote,
@@ -51,6 +53,20 @@ export interface InspectReport {
   cause: string[];
   mce: McePresentation[];
   omitted: { count: number; capacity: number; flags: number; entries: { paddr: string; length: string; reason: number; reasonName: string; flags: number }[] }[];
+  /** What the crashed kernel's log says, when the file holds it (a full dump, or a slim one that kept its pages). */
+  kernelLog: { format: string; records: number; panicLine: string | null; mce: McePresentation[] } | { problem: string };
+}
+
+function present(record: MceRecord, origin: RecordOrigin, pageSize: number): McePresentation {
+  const verdict = judgeMce(record, origin, pageSize);
+  return {
+    fields: mceRecordToJson(record),
+    statusBits: statusBitNames(record.status, record.cpuvendor),
+    addressMode: verdict.addressModeName ?? 'none',
+    granularityBits: verdict.granularityBits ?? null,
+    usableAddress: verdict.addressUsable,
+    fatal: verdict.fatal,
+  };
 }
 
 export async function inspectDump(path: string | undefined): Promise<InspectReport> {
@@ -86,7 +102,20 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       cause: [],
       mce: [],
       omitted: [],
+      kernelLog: { problem: 'not read from a pipe' },
     };
+    if (source.seekable) {
+      const found = await findKernelLog(prefix, fdReadAt(source.fd, source.name));
+      report.kernelLog =
+        'problem' in found
+          ? { problem: found.problem }
+          : {
+              format: found.log.format,
+              records: found.log.records.length,
+              panicLine: found.panicLine ?? null,
+              mce: found.records.map((r) => present(r.record, r.judgeAs ?? r.origin, prefix.pageSize)),
+            };
+    }
     const info = prefix.notes.notes.find(isVmcoreinfo);
     for (const key of VMCOREINFO_KEYS) {
       const value = info && prefix.vmcoreinfo?.get(key);
@@ -95,17 +124,7 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
     for (const note of prefix.notes.notes.filter((n) => n.name === SLIMCORE_NOTE_NAME)) {
       if (note.type === NT_SLIMCORE_CAUSE) report.cause.push(decodeCauseNote(note.desc));
       if (note.type === NT_SLIMCORE_MCE) {
-        for (const record of decodeMceNote(note.desc, format.endian)) {
-          const verdict = judgeMce(record, 'dump-note', prefix.pageSize);
-          report.mce.push({
-            fields: mceRecordToJson(record),
-            statusBits: statusBitNames(record.status, record.cpuvendor),
-            addressMode: verdict.addressModeName ?? 'none',
-            granularityBits: verdict.granularityBits ?? null,
-            usableAddress: verdict.addressUsable,
-            fatal: verdict.fatal,
-          });
-        }
+        for (const record of decodeMceNote(note.desc, format.endian)) report.mce.push(present(record, 'dump-note', prefix.pageSize));
       }
       if (note.type === NT_SLIMCORE_OMITTED) {
         const list = decodeOmittedNote(note.desc, format.endian);
@@ -123,6 +142,11 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
   }
 }
 
+function describeRecord(m: McePresentation): string {
+  const granularity = m.granularityBits === null ? 'n/a' : `2^${m.granularityBits}`;
+  return `cpu ${m.fields.cpu} bank ${m.fields.bank} status ${m.fields.status} [${m.statusBits.join(' ')}] addr ${m.fields.addr} misc ${m.fields.misc}: address mode ${m.addressMode}, granularity ${granularity}, ${m.usableAddress ? 'usable' : 'not usable'}${m.fatal ? ', fatal' : ''}`;
+}
+
 export function formatInspect(r: InspectReport): string {
   const lines: string[] = [];
   lines.push(`${r.file}: ELF${r.elfClass} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} core, ${r.programHeaders} program headers${r.extendedNumbering ? ' (extended numbering)' : ''}, page size ${r.pageSize}`);
@@ -136,10 +160,11 @@ export function formatInspect(r: InspectReport): string {
   const info = Object.entries(r.vmcoreinfo);
   if (info.length > 0) lines.push(`VMCOREINFO: ${info.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const c of r.cause) lines.push(`Cause: ${c}`);
-  for (const m of r.mce) {
-    lines.push(
-      `MCE: cpu ${m.fields.cpu} bank ${m.fields.bank} status ${m.fields.status} [${m.statusBits.join(' ')}] addr ${m.fields.addr} misc ${m.fields.misc}: address mode ${m.addressMode}, granularity ${m.granularityBits === null ? 'n/a' : `2^${m.granularityBits}`}, ${m.usableAddress ? 'usable' : 'not usable'}${m.fatal ? ', fatal' : ''}`,
-    );
+  for (const m of r.mce) lines.push(`MCE: ${describeRecord(m)}`);
+  if ('problem' in r.kernelLog) lines.push(`Kernel log: ${r.kernelLog.problem}`);
+  else {
+    lines.push(`Kernel log: ${r.kernelLog.records} records (${r.kernelLog.format})${r.kernelLog.panicLine ? `, panic: "${r.kernelLog.panicLine}"` : ', no panic line'}`);
+    for (const m of r.kernelLog.mce) lines.push(`  machine check in the log: ${describeRecord(m)}`);
   }
   for (const o of r.omitted) {
     lines.push(`Omitted: ${o.count} of ${o.capacity} entries${o.flags & 1 ? ' (may be incomplete: see the report)' : ''}`);

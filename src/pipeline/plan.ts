@@ -171,7 +171,9 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const copies = table.copy.length > 0;
   const readErrorsUnlisted = copies && (input.readErrorsUnlisted ?? false);
   const cause = causeText(facts, 0, readErrorsUnlisted);
-  const omittedCapacity = omitted.length + (copies ? input.omittedReserve : 0);
+  // Each page that fails to read adds one entry at most, so a slim dump that keeps few pages needs little room.
+  const copiedPages = table.copy.reduce((n, s) => n + Math.ceil(s.size / prefix.pageSize) + 1, 0);
+  const omittedCapacity = omitted.length + Math.min(input.omittedReserve, copiedPages);
   const omittedFlags = readErrorsUnlisted ? OMITTED_FLAG_MAY_BE_INCOMPLETE : 0;
 
   const causeNote = encodeCauseNote(cause, endian, copies ? (input.causeReserve ?? 0) : 0);
