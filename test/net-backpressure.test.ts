@@ -9,6 +9,7 @@ import { runShell } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { assertSameFile, feed, startReceiverProcess, startSender } from './helpers/receiver-process.js';
 import { MAX_DATA_PAYLOAD } from '../src/net/protocol.js';
+import { DEFAULT_CHUNK_SIZE, POOLED_CHUNKS } from '../src/pipeline/capture.js';
 
 const MiB = 1 << 20;
 const DUMP_BYTES = 64 * MiB;
@@ -16,13 +17,13 @@ const RATE = 8 * MiB;
 const FEED_PIECE = 256 * 1024;
 const SAMPLE_MS = 100;
 /** The sink's own queue: its Writable (1 MiB high-water mark plus the chunk that crossed it) and the socket's (one frame). */
-const SINK_BOUND = 3 * MiB + 64 * 1024;
+const SINK_BOUND = MiB + DEFAULT_CHUNK_SIZE + MAX_DATA_PAYLOAD + 64 * 1024;
 /**
  * What the sender may hold between its stdin and its socket: the pipe (64 KiB) and its read buffers, which come from
- * capture.ts's pool of 8 chunks of 1 MiB and return to it once the sink reports them written (DumpSink.onWritten); the
- * rest is sampling slack.
+ * capture.ts's pool of POOLED_CHUNKS chunks and return to it once the sink reports them written (DumpSink.onWritten);
+ * the rest is sampling slack.
  */
-const USER_LEAD_BOUND = 12 * MiB;
+const USER_LEAD_BOUND = POOLED_CHUNKS * DEFAULT_CHUNK_SIZE + 2 * MiB;
 /** Node itself takes about 50 MiB; the garbage collector returns memory late, so RSS says little below this. */
 const RSS_PEAK_BOUND = 128 * MiB;
 

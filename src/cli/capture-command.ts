@@ -1,7 +1,7 @@
 // The default command: capture a vmcore from a path or stdin into a slim or full dump.
 
 import type { Argv, CommandModule } from 'yargs';
-import { capture } from '../pipeline/capture.js';
+import { capture, DEFAULT_CHUNK_SIZE } from '../pipeline/capture.js';
 import { loadFaultSources } from '../faults/load-faults.js';
 import { formatBytes, pathArgument } from './format.js';
 import { progressReporter } from './progress.js';
@@ -63,7 +63,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('ssh-identity', { type: 'string', describe: 'ssh://: private key file for ssh -i' })
       .option('ssh-known-hosts', { type: 'string', describe: 'ssh://: known_hosts file to check the host key against (UserKnownHostsFile)' })
       .option('ssh-option', { type: 'string', array: true, default: [] as string[], describe: 'ssh://: an ssh -o option, Key=Value; repeatable' })
-      .option('chunk-size', { type: 'number', default: 1 << 20, hidden: true }) as unknown as Argv<CaptureArgs>,
+      .option('chunk-size', { type: 'number', default: DEFAULT_CHUNK_SIZE, hidden: true }) as unknown as Argv<CaptureArgs>,
   handler: async (args) => {
     const say = (line: string) => {
       if (!args.quiet && !args.json) process.stderr.write(`slim-core: ${line}\n`);

@@ -25,11 +25,11 @@ import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } fr
 import type { DumpEvent } from './events.js';
 import type { UserFault } from '../faults/fault-input.js';
 
-export const DEFAULT_CHUNK_SIZE = 1 << 20;
+export const DEFAULT_CHUNK_SIZE = 4 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
 const QUEUED_CHUNKS = 4;
 /** Read buffers in the pool: enough for the read-ahead and the queues, and a fixed bound on memory. */
-const POOLED_CHUNKS = 8;
+export const POOLED_CHUNKS = 4;
 /** Room left in the CAUSE note to restate it once read errors are known. */
 const CAUSE_RESERVE = 96;
 
