@@ -180,3 +180,18 @@ test('a slow source: nothing times out and the progress keeps moving', async (t)
   t.true(done.every((v, i) => i === 0 || v >= done[i - 1]), 'progress never goes back');
   t.is(done[done.length - 1], 100);
 });
+
+test('pages named as faults are never read at all: no read error, and the FUSE file saw no request for them', async (t) => {
+  const { dir, backing, dump, mount, badPages } = await faultyDump(t, TWO_SEGMENTS, (d) => [d.segments[0].fileOffset + 7 * PAGE, d.segments[1].fileOffset]);
+  const out = path.join(dir, 'out.elf');
+  const userFaults = badPages.map((offset) => {
+    const load = dump.segments.find((s) => s.fileOffset <= offset && offset < s.fileOffset + s.size)!;
+    return { paddr: load.paddr + BigInt(offset - load.fileOffset), length: 0n, origin: 'test' };
+  });
+  const result = await capture({ input: mount.file, output: out, mode: 'full', sync: false, kernelLog: false, userFaults });
+  t.is(result.readErrors.pages, 0);
+  const counts = (await mount.readCounts()).counts;
+  t.deepEqual(badPages.map((p) => counts[String(p)] ?? 0), [0, 0], 'the poisoned pages were never touched');
+  const back = await assertCopy(t, out, backing, dump, badPages);
+  t.deepEqual(back.omitted?.entries.map((e) => e.reason), [OmitReason.USER, OmitReason.USER]);
+});

@@ -12,7 +12,7 @@ import { zeroRuns } from '../src/pipeline/zeros.js';
 export function poisonPageSkipper(faultsBySegment: ReadonlyMap<number, Float64Array>) {
   const cursors = new Map<number, number>();
   return (event: DumpEvent) => {
-    if (event.kind !== 'data') return event;
+    if (event.kind !== 'data' || event.zeroFilled) return event;
     const ranges = faultsBySegment.get(event.segment);
     if (ranges === undefined) return event;
     const start = event.offset;

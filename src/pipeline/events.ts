@@ -30,6 +30,8 @@ export interface DataEvent {
    * included), so that the buffer can be reused once all of them are written.
    */
   chunk?: Buffer;
+  /** The reader already wrote zeros over every faulty page in these bytes (it never read them). */
+  zeroFilled?: boolean;
 }
 
 export type DumpEvent = PrefixEvent | HeaderEvent | DataEvent;
