@@ -120,17 +120,19 @@ function parseJsonRecords(text: string, fileName: string): FaultFileContents {
   return { faults: [], records };
 }
 
+/** One pass over the lines, without an array of them: a list of 100,000 addresses should cost little memory. */
 function parseAddressLines(text: string, fileName: string): FaultFileContents {
   const faults: UserFault[] = [];
-  text.split(/\r?\n|\r/).forEach((raw, i) => {
+  const lines = /([^\r\n]*)(?:\r\n|\r|\n|$)/g;
+  for (let line = 1, m = lines.exec(text); m !== null && m[0] !== ''; line++, m = lines.exec(text)) {
+    const raw = m[1];
     const hash = raw.indexOf('#');
     const body = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
-    if (body === '') return;
-    const origin = `${fileName} line ${i + 1}`;
+    if (body === '') continue;
     const parsed = parseFaultText(body);
-    if (typeof parsed === 'string') throw new UsageError(`${origin}: ${JSON.stringify(body)}: ${parsed}`);
-    faults.push({ ...parsed, origin });
-  });
+    if (typeof parsed === 'string') throw new UsageError(`${fileName} line ${line}: ${JSON.stringify(body)}: ${parsed}`);
+    faults.push({ paddr: parsed.paddr, length: parsed.length, origin: `${fileName} line ${line}` });
+  }
   return { faults, records: [] };
 }
 
@@ -146,7 +148,7 @@ export function parseFaultsFile(text: string, fileName: string): FaultFileConten
   const body = text.replace(/^\uFEFF/, '');
   const trimmed = body.trimStart();
   // Comment lines do not count: an address list may quote a log line in a comment.
-  const isLog = looksLikeKernelLog(body.split(/\r?\n|\r/).filter((l) => !l.trimStart().startsWith('#')).join('\n'));
+  const isLog = looksLikeKernelLog(body.replace(/^[ \t]*#.*$/gm, ''));
   if (trimmed.startsWith('[') && !(isLog && !isJson(trimmed))) return parseJsonRecords(body, fileName);
   if (isLog) {
     const parsed = parseMceLog(body);

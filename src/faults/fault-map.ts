@@ -11,12 +11,13 @@ export interface FaultRange {
   origin: string;
 }
 
-/** A zero-filled range inside one segment, as listed in the OMITTED note. */
+/** A zero-filled range inside one segment, as listed in the OMITTED note (so it serves as an OMITTED entry as is). */
 export interface SegmentFault {
   segmentIndex: number;
   paddr: bigint;
   length: bigint;
   reason: number;
+  flags: number;
 }
 
 export interface FaultMap {
@@ -28,15 +29,16 @@ export interface FaultMap {
   outside: FaultRange[];
 }
 
-/** Rounds each range out to whole pages, sorts by address, and merges overlapping or touching ranges of one reason. */
-export function normalizeFaults(faults: readonly FaultRange[], pageSize: number): FaultRange[] {
+/** Rounds each range out to whole pages (in place), sorts by address, and merges overlapping or touching ranges of one reason. */
+export function normalizeFaults(faults: FaultRange[], pageSize: number): FaultRange[] {
   const page = BigInt(pageSize);
-  const aligned = faults.map((f) => {
+  const aligned = faults;
+  for (const f of aligned) {
     const start = f.paddr - (f.paddr % page);
     const rawEnd = f.paddr + (f.length > 0n ? f.length : 1n);
-    const end = ((rawEnd + page - 1n) / page) * page;
-    return { ...f, paddr: start, length: end - start };
-  });
+    f.length = ((rawEnd + page - 1n) / page) * page - start;
+    f.paddr = start;
+  }
   // Lower reason codes win where sources overlap: an MCE record says more than a plain address.
   aligned.sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : a.reason - b.reason));
   const merged: FaultRange[] = [];
@@ -53,7 +55,7 @@ export function normalizeFaults(faults: readonly FaultRange[], pageSize: number)
       merged.push({ ...f, paddr: lastEnd, length: end - lastEnd });
       continue;
     }
-    merged.push({ ...f });
+    merged.push(f);
   }
   return merged;
 }
@@ -89,7 +91,7 @@ export function mapFaults(faults: readonly FaultRange[], segments: readonly Data
       if (prev && prev.segmentIndex === seg.index && prev.reason === f.reason && prev.paddr + prev.length === start) {
         prev.length += end - start;
       } else {
-        entries.push({ segmentIndex: seg.index, paddr: start, length: end - start, reason: f.reason });
+        entries.push({ segmentIndex: seg.index, paddr: start, length: end - start, reason: f.reason, flags: 0 });
       }
       if (offsets.length > 0 && offsets[offsets.length - 1] === relStart) offsets[offsets.length - 1] = relEnd;
       else offsets.push(relStart, relEnd);

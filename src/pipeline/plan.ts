@@ -164,7 +164,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
 
   const omitted: OmittedEntry[] = [
     ...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })),
-    ...faultMap.entries.map((e) => ({ paddr: e.paddr, length: e.length, reason: e.reason, flags: 0 })),
+    ...faultMap.entries,
   ];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
