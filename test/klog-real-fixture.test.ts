@@ -47,7 +47,7 @@ test('the real log says which symbol and which pages it used', async (t) => {
   // prb sits in the kernel image: 0xffffffff9ae643e0 - __START_KERNEL_map + phys_base (-0xf600000).
   t.true(log.pagesTouched.includes(0xb864000n));
   t.true(log.pagesTouched.every((p) => p % 4096n === 0n));
-  t.true(log.pagesTouched.length >= 30 && log.pagesTouched.length < 1000);
+  t.true(log.pagesTouched.length >= 10 && log.pagesTouched.length < 1000);
 });
 
 test('without the kernel-text PT_LOAD, phys_base (negative here) and KASLR still map the symbols', async (t) => {

@@ -54,8 +54,16 @@ function keptInside(ph: ProgramHeader, kept: readonly KeptRange[]): [bigint, big
  * Physical coverage stays exactly as in the input, aliases included, and a kept page is kept in every PT_LOAD that
  * holds it (crash reads the first PT_LOAD that covers an address and never looks further).
  */
-export function slimProgramHeaders(phdrs: readonly ProgramHeader[], noteIndex: number, kept: readonly KeptRange[], canKeep: KeepCheck): SlimTable {
+export function slimProgramHeaders(
+  phdrs: readonly ProgramHeader[],
+  noteIndex: number,
+  kept: readonly KeptRange[],
+  canKeep: KeepCheck,
+  keptOnce: KeptRange[] = [],
+): SlimTable {
   const out: ProgramHeader[] = [];
+  // Ranges kept once only: in the first PT_LOAD, in header order, that holds them (and can keep them).
+  let once = keptOnce.map((r) => ({ ...r }));
   const leftOut: LeftOutRange[] = [];
   let newNoteIndex = noteIndex;
   phdrs.forEach((ph, index) => {
@@ -69,14 +77,16 @@ export function slimProgramHeaders(phdrs: readonly ProgramHeader[], noteIndex: n
       return;
     }
     let at = 0n;
+    const here = keptInside(ph, once).filter(([s, e]) => canKeep(index, s, e));
+    once = subtract(once, here.map(([s, e]) => ({ paddr: ph.paddr + s, length: e - s })));
+    const ranges = unite([...keptInside(ph, kept).filter(([s, e]) => canKeep(index, s, e)), ...here]);
     const leave = (to: bigint) => {
       if (to <= at) return;
       out.push(piece(ph, at, to - at, false));
       leftOut.push({ paddr: ph.paddr + at, length: to - at });
       at = to;
     };
-    for (const [s, e] of keptInside(ph, kept)) {
-      if (!canKeep(index, s, e)) continue;
+    for (const [s, e] of ranges) {
       leave(s);
       out.push(piece(ph, s, e - s, true));
       at = e;
@@ -92,6 +102,35 @@ export function slimProgramHeaders(phdrs: readonly ProgramHeader[], noteIndex: n
     }
   });
   return { phdrs: out, noteIndex: newNoteIndex, leftOut };
+}
+
+/** Sorted, merged [start, end) pairs. */
+function unite(pairs: [bigint, bigint][]): [bigint, bigint][] {
+  const sorted = [...pairs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: [bigint, bigint][] = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = e > last[1] ? e : last[1];
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** `ranges` less every range in `taken` (both page-aligned). */
+function subtract(ranges: KeptRange[], taken: KeptRange[]): KeptRange[] {
+  let out = ranges;
+  for (const t of taken) {
+    const tEnd = t.paddr + t.length;
+    out = out.flatMap((r) => {
+      const rEnd = r.paddr + r.length;
+      if (tEnd <= r.paddr || rEnd <= t.paddr) return [r];
+      const parts: KeptRange[] = [];
+      if (r.paddr < t.paddr) parts.push({ paddr: r.paddr, length: t.paddr - r.paddr });
+      if (tEnd < rEnd) parts.push({ paddr: tEnd, length: rEnd - tEnd });
+      return parts;
+    });
+  }
+  return out;
 }
 
 /** Page-aligned, merged ranges covering the given physical page addresses. */

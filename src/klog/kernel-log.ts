@@ -32,14 +32,17 @@ export interface KernelLog {
   /** log_buf-plain only: the bytes vmcore-dmesg prints, as latin1. */
   plainText?: string;
   symbolsUsed: Record<string, bigint>;
-  /** Physical page addresses read, ascending: keeping these pages keeps the log readable. */
+  /** Physical pages the log's records and the structures leading to them lie in, ascending: crash needs only these. */
   pagesTouched: bigint[];
+  /** Every physical page read, whole arrays included (what vmcore-dmesg reads), ascending. */
+  pagesRead: bigint[];
 }
 
 /** Typed reads of kernel memory by virtual address, with VMCOREINFO lookups and a record of what was used. */
 export class KlogReader {
   readonly symbolsUsed: Record<string, bigint> = {};
   private readonly pages = new Set<bigint>();
+  private readonly wholePages = new Set<bigint>();
   private readonly pageSize: bigint;
 
   constructor(
@@ -109,17 +112,35 @@ export class KlogReader {
     return raw !== undefined && /^\d{1,9}$/.test(raw) ? Number(raw) : undefined;
   }
 
-  read(vaddr: bigint, length: number, what: string): Buffer {
-    const paddr = this.addressMap.toPhysical(vaddr);
-    if (paddr === undefined) throw new BadInputError(`kernel log: cannot locate ${what} at vaddr ${hex(vaddr)}: no PT_LOAD or kernel mapping covers it`);
+  /**
+   * Reads kernel memory. With `track` false the pages are not recorded as the log's: a caller that reads a whole
+   * array at once then names the parts it used with touch(), so that a slim dump keeps only those.
+   */
+  read(vaddr: bigint, length: number, what: string, track = true): Buffer {
+    const paddr = this.physical(vaddr, what);
     const bytes = this.memory.read(paddr, length);
     if (!bytes) {
       throw new BadInputError(`kernel log: cannot read ${what}: ${length} bytes at vaddr ${hex(vaddr)} (paddr ${hex(paddr)}) are not all in the dump`);
     }
-    if (length > 0) {
-      for (let page = paddr / this.pageSize; page <= (paddr + BigInt(length) - 1n) / this.pageSize; page++) this.pages.add(page * this.pageSize);
-    }
+    this.markPages(track ? this.pages : this.wholePages, paddr, length);
     return bytes;
+  }
+
+  /** Records [vaddr, vaddr + length) as part of the log, read already (untracked) as part of something bigger. */
+  touch(vaddr: bigint, length: number): void {
+    const paddr = this.addressMap.toPhysical(vaddr);
+    if (paddr !== undefined) this.markPages(this.pages, paddr, length);
+  }
+
+  private physical(vaddr: bigint, what: string): bigint {
+    const paddr = this.addressMap.toPhysical(vaddr);
+    if (paddr === undefined) throw new BadInputError(`kernel log: cannot locate ${what} at vaddr ${hex(vaddr)}: no PT_LOAD or kernel mapping covers it`);
+    return paddr;
+  }
+
+  private markPages(into: Set<bigint>, paddr: bigint, length: number): void {
+    if (length <= 0) return;
+    for (let page = paddr / this.pageSize; page <= (paddr + BigInt(length) - 1n) / this.pageSize; page++) into.add(page * this.pageSize);
   }
 
   pointer(vaddr: bigint, what: string): bigint {
@@ -146,6 +167,10 @@ export class KlogReader {
   pagesTouched(): bigint[] {
     return [...this.pages].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
+
+  pagesRead(): bigint[] {
+    return [...new Set([...this.pages, ...this.wholePages])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
 }
 
 /** Picks the layout the way vmcore-dmesg does: the lockless ring (5.10+), then log_buf records (3.5-5.9), then plain text. */
@@ -164,6 +189,7 @@ export function readKernelLog(
     ...(plainText === undefined ? {} : { plainText }),
     symbolsUsed: reader.symbolsUsed,
     pagesTouched: reader.pagesTouched(),
+    pagesRead: reader.pagesRead(),
   });
   if (reader.symbol('prb') !== undefined) return done('printk-ringbuffer', readPrintkRingbuffer(reader));
   if (reader.symbol('log_first_idx') !== undefined) return done('log_buf-records', readLogBufRecords(reader));

@@ -67,9 +67,13 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
   const sizeBits = r.u32(rb, tr + L.sizeBits);
   const count = ringLength('prb_desc_ring.count_bits', countBits, Math.max(L.descSize, L.infoSize), rbAddr);
   const dataSize = ringLength('prb_data_ring.size_bits', sizeBits, 1, rbAddr);
-  const descs = r.read(r.word(rb, dr + L.descs), count * L.descSize, `the ${count} prb_desc descriptors`);
-  const infos = r.read(r.word(rb, dr + L.infos), count * L.infoSize, `the ${count} printk_info records`);
-  const data = r.read(r.word(rb, tr + L.data), dataSize, `the ${dataSize}-byte text data ring`);
+  // Read whole, as vmcore-dmesg and crash do, but only the slots and blocks in use count as the log's pages.
+  const descsAddr = r.word(rb, dr + L.descs);
+  const infosAddr = r.word(rb, dr + L.infos);
+  const dataAddr = r.word(rb, tr + L.data);
+  const descs = r.read(descsAddr, count * L.descSize, `the ${count} prb_desc descriptors`, false);
+  const infos = r.read(infosAddr, count * L.infoSize, `the ${count} printk_info records`, false);
+  const data = r.read(dataAddr, dataSize, `the ${dataSize}-byte text data ring`, false);
 
   // Descriptor ids fill a word but its top two bits, which hold the state.
   const stateShift = BigInt(w * 8 - 2);
@@ -91,6 +95,7 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
     const id = (tailId + step) & idMask;
     const slot = Number(id % BigInt(count));
     const d = slot * L.descSize;
+    r.touch(descsAddr + BigInt(d), L.descSize);
     const state = r.word(descs, d + L.stateVar + L.counter);
     // A descriptor whose id lags is being reused or reserved: vmcore-dmesg and the kernel skip it.
     if ((state & idMask) !== id) continue;
@@ -99,6 +104,8 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
     const begin = r.word(descs, d + L.textBlkLpos + L.lposBegin);
     const next = r.word(descs, d + L.textBlkLpos + L.lposNext);
     const info = slot * L.infoSize;
+    r.touch(infosAddr + BigInt(info), L.infoSize);
+    touchBlock(r, dataAddr, begin, next, dataSize);
     const raw = recordText(begin, next, r.u16(infos, info + L.textLen), data, w, wordMask, id);
     records.push({
       seq: r.u64(infos, info + L.seq),
@@ -109,6 +116,16 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
     });
   }
   return records;
+}
+
+/** The data block [begin, next) in the ring, wrapped to the ring's start when it does not fit before its end. */
+function touchBlock(r: KlogReader, dataAddr: bigint, begin: bigint, next: bigint, dataSize: number): void {
+  const size = BigInt(dataSize);
+  const at = begin % size;
+  const end = next % size;
+  if (at === end) return;
+  if (at < end) r.touch(dataAddr + at, Number(end - at));
+  else r.touch(dataAddr, Number(end));
 }
 
 function ringLength(field: string, bits: number, elementSize: number, rbAddr: bigint): number {

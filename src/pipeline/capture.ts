@@ -117,6 +117,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       userFaults: options.userFaults ?? [],
       extraRecords: [...(options.extraRecords ?? []), ...(klog?.records ?? [])],
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
+      keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
       canKeep: (index, start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
       omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,

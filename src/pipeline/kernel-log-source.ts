@@ -17,8 +17,10 @@ export interface KernelLogFindings {
   log: KernelLog;
   records: SourcedRecord[];
   panicLine?: string;
-  /** Physical pages the log lies in (and the structures that lead to it). */
+  /** Physical pages the log lies in (and the structures that lead to it): kept in every PT_LOAD that holds them. */
   pages: bigint[];
+  /** The rest of the arrays read whole (vmcore-dmesg reads them so): kept once, in the first PT_LOAD that holds them. */
+  wholeArrayPages: bigint[];
 }
 
 /** Read ahead in steps this much past the first byte that was missing, so a few retries reach the log. */
@@ -36,6 +38,7 @@ function findingsFrom(log: KernelLog): KernelLogFindings {
     records: parsed.records.map((record) => ({ record, origin: 'kernel-log' as const, from: "the crashed kernel's log", judgeAs })),
     panicLine: parsed.panicLine,
     pages: log.pagesTouched,
+    wholeArrayPages: log.pagesRead,
   };
 }
 

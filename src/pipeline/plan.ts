@@ -55,8 +55,10 @@ export interface PlanInput {
   /** Informational lines for the summary (records judged, pages skipped). */
   onNotice?: (line: string) => void;
   panicLine?: string;
-  /** Physical pages a slim dump keeps (the kernel log's), and whether a segment's bytes can be had to keep them. */
+  /** Physical pages a slim dump keeps (the kernel log's) in every PT_LOAD that holds them, and whether a segment's bytes can be had to keep them. */
   keepPages?: readonly bigint[];
+  /** Physical pages a slim dump keeps once, in the first PT_LOAD that holds them. */
+  keepPagesOnce?: readonly bigint[];
   canKeep?: KeepCheck;
 }
 
@@ -128,7 +130,8 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
 function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput) {
   if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: [...segments], leftOut: [] };
   const kept = keptRangesFromPages(input.keepPages ?? [], prefix.pageSize);
-  const table = slimProgramHeaders(prefix.phdrs, prefix.noteIndex, kept, input.canKeep ?? (() => true));
+  const once = keptRangesFromPages(input.keepPagesOnce ?? [], prefix.pageSize);
+  const table = slimProgramHeaders(prefix.phdrs, prefix.noteIndex, kept, input.canKeep ?? (() => true), once);
   const copy = dataSegments({ ...prefix, phdrs: table.phdrs, phnum: table.phdrs.length, noteIndex: table.noteIndex });
   return { phdrs: table.phdrs, noteIndex: table.noteIndex, copy, leftOut: table.leftOut };
 }
