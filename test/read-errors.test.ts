@@ -3,7 +3,8 @@
 import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { startReceiver } from '../src/net/receiver.js';
 import { capture } from '../src/pipeline/capture.js';
 import { OmitReason, OMITTED_FLAG_MAY_BE_INCOMPLETE } from '../src/notes/slimcore-notes.js';
 import { mountFaulty } from './helpers/faulty-mount.js';
@@ -194,4 +195,17 @@ test('pages named as faults are never read at all: no read error, and the FUSE f
   t.deepEqual(badPages.map((p) => counts[String(p)] ?? 0), [0, 0], 'the poisoned pages were never touched');
   const back = await assertCopy(t, out, backing, dump, badPages);
   t.deepEqual(back.omitted?.entries.map((e) => e.reason), [OmitReason.USER, OmitReason.USER]);
+});
+
+test('over tcp:// to the receiver, failed pages are patched into the remote dump, as in a local file (exit 0)', async (t) => {
+  const { dir, mount, dump, badPages } = await faultyDump(t, TWO_SEGMENTS, (d) => [d.segments[0].fileOffset + 9 * PAGE]);
+  const tokenFile = path.join(dir, 'token');
+  await writeFile(tokenFile, 'secret-token\n');
+  const receiver = await startReceiver({ host: '127.0.0.1', port: 0, dir: path.join(dir, 'dumps'), token: Buffer.from('secret-token'), log: () => undefined });
+  t.teardown(() => receiver.stop());
+  const result = await capture({ input: mount.file, output: `tcp://127.0.0.1:${receiver.port}`, name: 'remote.elf', tokenFile, mode: 'full', kernelLog: false });
+  t.true(result.readErrors.listedInDump);
+  const back = await readBack(path.join(dir, 'dumps', 'remote.elf'));
+  t.deepEqual(back.omitted?.entries.map((e) => [e.paddr, e.length, e.reason]), expectedRanges(dump, badPages));
+  t.regex(back.causes[0], /1 unreadable page\(s\) zero-filled/);
 });
