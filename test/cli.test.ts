@@ -56,6 +56,34 @@ test('from a pipe, a fault over many whole chunks: every read buffer still comes
   t.false(back.segment(2).every((b) => b === 0));
 });
 
+test('two program headers over the same file bytes: read from a file, refused on a pipe with exit 3', async (t) => {
+  const { dir, dump } = await inputFile(t);
+  // Point the second PT_LOAD at the first one's bytes (an alias in the file), which one forward pass cannot serve twice.
+  const bytes = Buffer.from(dump.bytes);
+  const [first, second] = dump.segments;
+  bytes.writeBigUInt64LE(BigInt(first.fileOffset), 64 + second.index * 56 + 8);
+  const file = path.join(dir, 'alias.elf');
+  await writeFile(file, bytes);
+  const fromFile = await runCli([file, '-o', path.join(dir, 'a.elf'), '--mode', 'full', '--no-klog']);
+  t.is(fromFile.code, 0, fromFile.stderr);
+  const back = await readBack(path.join(dir, 'a.elf'));
+  t.deepEqual(back.segment(second.index), bytes.subarray(first.fileOffset, first.fileOffset + second.size));
+  const fromPipe = await runShell('cat "$1" | $CLI --mode full --no-klog -o "$2"', [file, path.join(dir, 'b.elf')]);
+  t.is(fromPipe.code, 3);
+  assertOneLineError(t, fromPipe.stderr, /program headers 1 and 2 share file bytes at offset 0x[0-9a-f]+: this layout must be read from a file or device, not a pipe/);
+});
+
+test('-o FIFO is written straight into the FIFO', async (t) => {
+  const { dir, file } = await inputFile(t);
+  const fifo = path.join(dir, 'fifo');
+  const out = path.join(dir, 'from-fifo.elf');
+  const r = await runShell('mkfifo "$2" && { cat "$2" > "$3" & } && $CLI "$1" --mode full --no-klog -o "$2" && wait', [file, fifo, out]);
+  t.is(r.code, 0, r.stderr);
+  const back = await readBack(out);
+  t.is(back.prefix.phnum, 3);
+  t.false(back.segment(1).every((b) => b === 0));
+});
+
 test('a slow reader on stdout: the dump waits for it instead of failing', async (t) => {
   const { dir, file } = await inputFile(t);
   const out = path.join(dir, 'slow.elf');
