@@ -142,11 +142,13 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     ...r,
     verdict: judgeMce(r.record, r.judgeAs ?? r.origin, prefix.pageSize),
   }));
-  for (const r of records) {
-    for (const message of r.verdict.messages) input.onNotice?.(`MCE record from ${r.from}: ${message}`);
-  }
   const fatal = records.find((r) => r.verdict.fatal);
   const mode: DumpMode = input.mode === 'auto' ? (fatal ? 'slim' : 'full') : input.mode;
+  // A slim dump copies no memory: what the rule would skip is worth saying, but nothing is being skipped.
+  const told = (message: string) => (mode === 'slim' ? message.replace(/: skipping /, ': a full dump would skip ') : message);
+  for (const r of records) {
+    for (const message of r.verdict.messages) input.onNotice?.(`MCE record from ${r.from}: ${told(message)}`);
+  }
   const modeReason =
     input.mode !== 'auto' ? `--mode ${input.mode}` : fatal ? `fatal memory error in ${fatal.from}` : 'no fatal memory error recorded';
 
