@@ -6,7 +6,7 @@ import { BadInputError } from '../src/errors.js';
 import { readDumpPrefix } from '../src/dump/prefix.js';
 import { dataSegments } from '../src/dump/layout.js';
 import { ForwardReader } from '../src/sources/forward-reader.js';
-import { makeSyntheticVmcore, segmentByte, type SyntheticOptions } from './helpers/synthetic-vmcore.js';
+import { makeSyntheticVmcore, segmentByte } from './helpers/synthetic-vmcore.js';
 import { bufferRangeReader, splitPull } from './helpers/buffer-readers.js';
 
 const FORMATS: { elfClass: 32 | 64; endian: 'le' | 'be' }[] = [

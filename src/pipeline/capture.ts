@@ -119,7 +119,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
-      canKeep: (index, start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
+      canKeep: (index, _start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
       omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,
       readErrorsUnlisted: recovers && !sink.canPatch,
       causeReserve: recovers && sink.canPatch ? CAUSE_RESERVE : 0,
