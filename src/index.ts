@@ -20,5 +20,5 @@ export * from './notes/slimcore-notes.js';
 export * from './errors.js';
 export { startReceiver } from './net/receiver.js';
 export { openSink, type OutputSpec } from './sinks/open-sink.js';
-export { loadKernelLog } from './cli/dmesg-command.js';
+export { loadKernelLog, findKernelLog } from './pipeline/kernel-log-source.js';
 export { readKernelLog, formatDmesg, type KernelLog } from './klog/kernel-log.js';

@@ -8,7 +8,7 @@ import { buildAddressMap } from '../src/klog/address-map.js';
 import { formatDmesg, formatDmesgBytes } from '../src/klog/dmesg-format.js';
 import { readKernelLog } from '../src/klog/kernel-log.js';
 import { openFileMemory } from '../src/klog/physical-memory.js';
-import { loadKernelLog } from '../src/cli/dmesg-command.js';
+import { loadKernelLog } from '../src/pipeline/kernel-log-source.js';
 import { realFixturePath } from './helpers/fixture.js';
 
 const run = promisify(execFile);

@@ -2,21 +2,8 @@
 
 import type { CommandModule } from 'yargs';
 import { IoError } from '../errors.js';
-import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesgBytes } from '../klog/dmesg-format.js';
-import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
-import { openFileMemory } from '../klog/physical-memory.js';
-
-/** Opens a vmcore file and reads its kernel log. */
-export async function loadKernelLog(path: string): Promise<KernelLog> {
-  const opened = await openFileMemory(path);
-  try {
-    const addressMap = buildAddressMap(opened.phdrs, opened.vmcoreinfo, opened.machine);
-    return readKernelLog(opened.memory, opened.vmcoreinfo, addressMap, opened.format.endian, opened.wordSize);
-  } finally {
-    await opened.close();
-  }
-}
+import { loadKernelLog } from '../pipeline/kernel-log-source.js';
 
 function writeOut(bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,12 +1,14 @@
 // Finds the crashed kernel's log before anything is written: the machine checks it printed, its panic line, its pages.
 
-import { isSlimCoreError } from '../errors.js';
+import { BadInputError, isSlimCoreError, type SlimCoreError } from '../errors.js';
+import { openSource } from '../sources/byte-source.js';
+import { positionalRangeReader } from '../sources/positional-reader.js';
 import { hex } from '../elf/byte-order.js';
-import type { DumpPrefix } from '../dump/prefix.js';
+import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesg } from '../klog/dmesg-format.js';
 import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
-import { memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
+import { fdReadAt, memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
 import { parseMceLog } from '../mce/log-parser.js';
 import type { SourcedRecord } from './plan.js';
 
@@ -50,8 +52,11 @@ export async function findKernelLog(
   prefix: DumpPrefix,
   readAt: ReadAt,
   readAhead?: (offset: number) => Promise<boolean>,
-): Promise<KernelLogFindings | { problem: string }> {
-  if (!prefix.vmcoreinfo) return { problem: 'kernel log: the dump has no VMCOREINFO note' };
+): Promise<KernelLogFindings | { problem: string; error: SlimCoreError }> {
+  if (!prefix.vmcoreinfo) {
+    const error = new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
+    return { problem: error.message, error };
+  }
   const addressMap = buildAddressMap(prefix.phdrs, prefix.vmcoreinfo, prefix.header.machine);
   const wordSize = wordSizeOf(prefix.header.machine, prefix.format);
   for (let attempt = 0; ; attempt++) {
@@ -69,8 +74,20 @@ export async function findKernelLog(
       const canRetry = readAhead && firstMissing !== Infinity && attempt < MAX_ATTEMPTS;
       if (!canRetry || !(await readAhead(firstMissing + LOOKAHEAD_STEP))) {
         const where = readAhead && firstMissing !== Infinity ? ` (it lies beyond the look-ahead, at file offset ${hex(firstMissing)} or later)` : '';
-        return { problem: `${err.message}${where}` };
+        return { problem: `${err.message}${where}`, error: err };
       }
     }
+  }
+}
+
+/** The log of a dump file, for `dmesg`: the same reader as the capture's, with its error when the log cannot be read. */
+export async function loadKernelLog(path: string): Promise<KernelLog> {
+  const source = await openSource(path);
+  try {
+    const found = await findKernelLog(await readDumpPrefix(positionalRangeReader(source)), fdReadAt(source.fd, source.name));
+    if ('problem' in found) throw found.error;
+    return found.log;
+  } finally {
+    await source.close();
   }
 }
