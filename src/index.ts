@@ -2,7 +2,7 @@
 
 export { capture, DEFAULT_CHUNK_SIZE, type CaptureOptions, type CaptureResult } from './pipeline/capture.js';
 export { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './pipeline/plan.js';
-export type { DumpEvent, PrefixEvent, HeaderEvent, DataEvent } from './pipeline/events.js';
+export type { DumpEvent, PrefixEvent, HeaderEvent, DataEvent } from './stream/events.js';
 export { dumpSerializer } from './pipeline/serializer.js';
 export { noteInjector } from '../transforms/note-injector.js';
 export { elfHeaderRewriter } from '../transforms/elf-header-rewriter.js';

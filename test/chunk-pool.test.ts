@@ -1,9 +1,9 @@
 // The read-buffer pool: a chunk is reused only once every view of it has been written out.
 
 import test from 'ava';
-import { ChunkPool } from '../src/pipeline/chunk-pool.js';
+import { ChunkPool } from '../src/stream/chunk-pool.js';
 import { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
-import type { DataEvent } from '../src/pipeline/events.js';
+import type { DataEvent } from '../src/stream/events.js';
 import { runStages } from './helpers/run-stage.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));

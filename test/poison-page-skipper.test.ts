@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
 import { mapFaults, normalizeFaults, type FaultRange } from '../src/faults/fault-map.js';
 import type { DataSegment } from '../src/dump/layout.js';
-import type { DataEvent } from '../src/pipeline/events.js';
+import type { DataEvent } from '../src/stream/events.js';
 import { runStages } from './helpers/run-stage.js';
 
 const PAGE = 4096;

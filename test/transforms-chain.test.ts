@@ -14,7 +14,7 @@ import { dataSegments } from '../src/dump/layout.js';
 import { mapFaults, normalizeFaults } from '../src/faults/fault-map.js';
 import { encodeCauseNote } from '../src/notes/slimcore-notes.js';
 import { ForwardReader } from '../src/sources/forward-reader.js';
-import type { DumpEvent } from '../src/pipeline/events.js';
+import type { DumpEvent } from '../src/stream/events.js';
 import { makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
 import { bufferRangeReader, splitPull } from './helpers/buffer-readers.js';
 

@@ -4,7 +4,7 @@ import { classLayout } from '../src/elf/byte-order.js';
 import { encodeHeader } from '../src/elf/header.js';
 import { encodeProgramHeaders } from '../src/elf/program-header.js';
 import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
-import type { DumpEvent } from '../src/pipeline/events.js';
+import type { DumpEvent } from '../src/stream/events.js';
 
 export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
   const block = Buffer.alloc(layout.headerBlockSize);

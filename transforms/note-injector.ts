@@ -1,6 +1,6 @@
 // Stage: appends slim-core's notes to the original notes, inside the first PT_NOTE, after the last real note.
 
-import type { DumpEvent } from '../src/pipeline/events.js';
+import type { DumpEvent } from '../src/stream/events.js';
 
 /**
  * Keeps the original notes byte for byte and drops what followed them (an empty terminator

@@ -1,8 +1,8 @@
 // Stage: replaces the bytes of faulty pages with zeros, passing clean bytes through as views.
 
 import { many } from 'stream-chain/defs.js';
-import type { DataEvent, DumpEvent } from '../src/pipeline/events.js';
-import { zeroRuns } from '../src/pipeline/zeros.js';
+import type { DataEvent, DumpEvent } from '../src/stream/events.js';
+import { zeroRuns } from '../src/stream/zeros.js';
 
 /**
  * `faultsBySegment` maps a program header index to sorted, disjoint [start, end) offsets within

@@ -19,10 +19,10 @@ import { noteInjector } from '../../transforms/note-injector.js';
 import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
-import { ChunkPool } from './chunk-pool.js';
+import { ChunkPool } from '../stream/chunk-pool.js';
 import { planCapture, type CapturePlan, type RequestedMode, type SourcedRecord } from './plan.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
-import type { DumpEvent } from './events.js';
+import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;

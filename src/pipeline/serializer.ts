@@ -4,9 +4,9 @@ import { flushable, many } from 'stream-chain/defs.js';
 import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { OutputLayout, PlacedSegment } from '../dump/layout.js';
-import type { DumpEvent } from './events.js';
-import { zeroRuns } from './zeros.js';
-import type { ChunkPool } from './chunk-pool.js';
+import type { DumpEvent } from '../stream/events.js';
+import { zeroRuns } from '../stream/zeros.js';
+import type { ChunkPool } from '../stream/chunk-pool.js';
 
 
 export interface SerializerProgress {

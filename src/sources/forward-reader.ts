@@ -5,8 +5,8 @@ import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { RangeReader } from '../dump/prefix.js';
-import type { DataEvent } from '../pipeline/events.js';
-import type { ChunkPool } from '../pipeline/chunk-pool.js';
+import type { DataEvent } from '../stream/events.js';
+import type { ChunkPool } from '../stream/chunk-pool.js';
 
 /** Reads up to `length` bytes into `buf` at `offset`; 0 means end of input. A short read is not an end. */
 export type ForwardPull = (buf: Buffer, offset: number, length: number) => Promise<number>;

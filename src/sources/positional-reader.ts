@@ -4,12 +4,12 @@ import { BadInputError, IoError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { RangeReader } from '../dump/prefix.js';
-import type { DataEvent } from '../pipeline/events.js';
+import type { DataEvent } from '../stream/events.js';
 import { readFully, type ByteSource } from './byte-source.js';
 import type { ReadErrorLog } from './read-errors.js';
 import { mainThreadPread, readRange, threadPoolPread, type FailedPage, type Pread } from './chunk-reader.js';
-import { zeroRuns } from '../pipeline/zeros.js';
-import type { ChunkPool } from '../pipeline/chunk-pool.js';
+import { zeroRuns } from '../stream/zeros.js';
+import type { ChunkPool } from '../stream/chunk-pool.js';
 
 /** Windows read at once: enough to keep both cores busy copying from the page cache. */
 const READ_AHEAD = 2;
