@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { assertReadersAccept, euReadelfNotes, pyelftools, readelf } from './helpers/elf-readers.js';
-import { FIXTURE_SIZE, realFixturePath } from './helpers/fixture.js';
+import { FIXTURE_SIZE, FIXTURES, realFixturePath } from './helpers/fixture.js';
 import {
   GAP_FILLER, NOTE_PADDING_BYTES, SLIMCORE_MCE_NOTE_TYPE, defaultVmcoreinfo, encodeMceRecordForTest, makeSyntheticVmcore, segmentByte, writeSyntheticVmcore,
   type SyntheticOptions, type SyntheticSegment, type SyntheticVmcore,
@@ -182,4 +182,10 @@ test('realFixturePath unpacks the real vmcore (sha256 checked inside), which the
   const re = await readelf(file);
   t.deepEqual(re.notes.map((n) => n.owner), ['CORE', 'CORE', 'VMCOREINFO']);
   t.is(re.segments.length, 5);
+});
+
+test('realFixturePath unpacks the hwpoison fixture too, a different dump of the same shape', async (t) => {
+  const [mce, hwpoison] = await Promise.all([realFixturePath('mce'), realFixturePath('hwpoison')]);
+  t.not(mce, hwpoison);
+  t.is((await stat(hwpoison)).size, FIXTURES.hwpoison.size);
 });

@@ -10,9 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURE_SHA256 = '30e069aec6a036c2702c5214b0535d8296fa67e6e49c80e6e91c302a6cd3af00';
-export const FIXTURE_SIZE = 423_288_832;
-const FIXTURE_NAME = 'vmcore-6.1-mce.elf';
+/** The shared real dumps (../shared/fixtures/README.md): a fatal machine check, and a sysrq panic with PG_hwpoison pages. */
+export const FIXTURES = {
+  mce: { name: 'vmcore-6.1-mce.elf', sha256: '30e069aec6a036c2702c5214b0535d8296fa67e6e49c80e6e91c302a6cd3af00', size: 423_288_832 },
+  hwpoison: { name: 'vmcore-6.1-hwpoison.elf', sha256: 'f194ff25c5b28264a4cd886e200fcea23d74b5be98cd3f45d33f2f6b99b93c76', size: 423_288_832 },
+} as const;
+export type FixtureName = keyof typeof FIXTURES;
+type Fixture = (typeof FIXTURES)[FixtureName];
+export const FIXTURE_SHA256 = FIXTURES.mce.sha256;
+export const FIXTURE_SIZE = FIXTURES.mce.size;
 // A live unpacker takes seconds; a lock older than this was left by a killed process.
 const STALE_LOCK_MS = 10 * 60_000;
 const POLL_MS = 250;
@@ -25,35 +31,42 @@ export function fixtureCacheDir(): string {
   return process.env.SLIMCORE_CACHE_DIR ?? path.join(repoRoot, '.cache', 'fixtures');
 }
 
-let unpacked: Promise<string> | undefined;
+const unpacked = new Map<FixtureName, Promise<string>>();
 
-/** Path of the unpacked real vmcore; unpacks it on first use. Throws (never skips) when the shared fixture is missing. */
-export function realFixturePath(): Promise<string> {
-  unpacked ??= unpackOnce().catch((err: unknown) => {
-    unpacked = undefined;
-    throw err;
-  });
-  return unpacked;
+/** Path of an unpacked real vmcore (the MCE one by default); unpacks it on first use. Throws (never skips) when it is missing. */
+export function realFixturePath(which: FixtureName = 'mce'): Promise<string> {
+  let p = unpacked.get(which);
+  if (!p) {
+    p = unpackOnce(FIXTURES[which]).catch((err: unknown) => {
+      unpacked.delete(which);
+      throw err;
+    });
+    unpacked.set(which, p);
+  }
+  return p;
 }
 
-async function unpackOnce(): Promise<string> {
-  const gzPath = path.join(sharedDir(), 'fixtures', `${FIXTURE_NAME}.gz`);
-  const target = path.join(fixtureCacheDir(), FIXTURE_NAME);
-  if (await hasFixtureSize(target)) return target;
+/** Every real fixture, for tests that must hold on each of them. */
+export const FIXTURE_NAMES = Object.keys(FIXTURES) as FixtureName[];
+
+async function unpackOnce(fx: Fixture): Promise<string> {
+  const gzPath = path.join(sharedDir(), 'fixtures', `${fx.name}.gz`);
+  const target = path.join(fixtureCacheDir(), fx.name);
+  if (await hasFixtureSize(target, fx)) return target;
   await stat(gzPath).catch(() => {
-    throw new Error(`real fixture missing: ${gzPath} does not exist (set SLIMCORE_SHARED_DIR to the directory that holds fixtures/${FIXTURE_NAME}.gz)`);
+    throw new Error(`real fixture missing: ${gzPath} does not exist (set SLIMCORE_SHARED_DIR to the directory that holds fixtures/${fx.name}.gz)`);
   });
-  await checkReadmeAgrees(path.join(path.dirname(gzPath), 'README.md'));
+  await checkReadmeAgrees(path.join(path.dirname(gzPath), 'README.md'), fx);
   await mkdir(path.dirname(target), { recursive: true });
   const lock = `${target}.lock`;
   for (;;) {
-    if (await hasFixtureSize(target)) return target;
+    if (await hasFixtureSize(target, fx)) return target;
     if (await tryLock(lock)) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   try {
-    if (await hasFixtureSize(target)) return target;
-    await gunzipVerified(gzPath, target);
+    if (await hasFixtureSize(target, fx)) return target;
+    await gunzipVerified(gzPath, target, fx);
     return target;
   } finally {
     await rm(lock, { force: true });
@@ -61,18 +74,20 @@ async function unpackOnce(): Promise<string> {
 }
 
 // Only a verified file is ever renamed to the target name, so a file of the right size there has passed the sha256 check.
-async function hasFixtureSize(file: string): Promise<boolean> {
+async function hasFixtureSize(file: string, fx: Fixture): Promise<boolean> {
   const st = await stat(file).catch(() => undefined);
-  return st !== undefined && st.size === FIXTURE_SIZE;
+  return st !== undefined && st.size === fx.size;
 }
 
-async function checkReadmeAgrees(readme: string): Promise<void> {
+/** The README's section on this fixture must give the same sha256 and size as FIXTURES. */
+async function checkReadmeAgrees(readme: string, fx: Fixture): Promise<void> {
   const text = await readFile(readme, 'utf8').catch(() => '');
-  const m = /sha256 unpacked:\s*`([0-9a-f]{64})`,\s*([\d,]+) bytes/.exec(text);
+  const section = text.split(/^## /m).find((s) => s.startsWith(`${fx.name}.gz`)) ?? '';
+  const m = /sha256 unpacked:\s*`([0-9a-f]{64})`,\s*([\d,]+) bytes/.exec(section);
   if (!m) return;
   const size = Number(m[2].replaceAll(',', ''));
-  if (m[1] !== FIXTURE_SHA256 || size !== FIXTURE_SIZE) {
-    throw new Error(`${readme} gives sha256 ${m[1]} and ${size} bytes, but test/helpers/fixture.ts expects ${FIXTURE_SHA256} and ${FIXTURE_SIZE}: update the helper`);
+  if (m[1] !== fx.sha256 || size !== fx.size) {
+    throw new Error(`${readme} gives sha256 ${m[1]} and ${size} bytes for ${fx.name}, but test/helpers/fixture.ts expects ${fx.sha256} and ${fx.size}: update the helper`);
   }
 }
 
@@ -100,7 +115,7 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function gunzipVerified(gzPath: string, target: string): Promise<void> {
+async function gunzipVerified(gzPath: string, target: string, fx: Fixture): Promise<void> {
   const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');
   let size = 0;
@@ -114,8 +129,8 @@ async function gunzipVerified(gzPath: string, target: string): Promise<void> {
   try {
     await pipeline(createReadStream(gzPath), createGunzip(), measure, createWriteStream(tmp));
     const digest = hash.digest('hex');
-    if (digest !== FIXTURE_SHA256 || size !== FIXTURE_SIZE) {
-      throw new Error(`real fixture ${gzPath} unpacks to ${size} bytes with sha256 ${digest}, want ${FIXTURE_SIZE} bytes with ${FIXTURE_SHA256}`);
+    if (digest !== fx.sha256 || size !== fx.size) {
+      throw new Error(`real fixture ${gzPath} unpacks to ${size} bytes with sha256 ${digest}, want ${fx.size} bytes with ${fx.sha256}`);
     }
     await chmod(tmp, 0o444); // tests must copy it, never write to it
     await rename(tmp, target);
