@@ -50,7 +50,8 @@ export type WarningCode =
   | 'NOTE_SEGMENT_TRAILER'
   | 'SECTION_HEADERS_DROPPED'
   | 'EXTRA_NOTE_SEGMENT'
-  | 'KLOG';
+  | 'KLOG'
+  | 'PAGE_FILTER';
 
 export interface Warning {
   code: WarningCode;

@@ -7,6 +7,7 @@ import { formatBytes, pathArgument } from './format.js';
 import { progressReporter } from './progress.js';
 import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
 import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
+import { filterJson, formatFilterSummary } from '../inspect/filter-report.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -33,6 +34,7 @@ export interface CaptureArgs {
   sshIdentity?: string;
   sshKnownHosts?: string;
   sshOption: string[];
+  dumpLevel: number;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -43,6 +45,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .positional('input', { type: 'string', describe: 'vmcore to read: a file, a device, /proc/vmcore, or - for stdin (default)' })
       .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, or ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md)' })
       .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: 'slim: headers and notes only; full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full' })
+      .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })
@@ -84,6 +87,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       kernelLog: args.klog,
       slimKeep: args.slimKeep,
       lookahead: args.lookahead,
+      dumpLevel: args.dumpLevel,
       name: args.name,
       tokenFile: args.tokenFile,
       transport: { tlsCa: args.tlsCa, tlsCert: args.tlsCert, tlsKey: args.tlsKey, sshIdentity: args.sshIdentity, sshKnownHosts: args.sshKnownHosts, sshOptions: args.sshOption },
@@ -112,11 +116,13 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
           readErrorPages: readErrors.pages,
           readErrorsListedInDump: readErrors.listedInDump,
           cause: plan.cause,
+          filter: result.filter ? filterJson(result.filter) : null,
         }) + '\n',
       );
     }
     say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
     say(`cause note: ${plan.cause}`);
+    if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
     if (!readErrors.listedInDump) {
       process.stderr.write(
         `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,

@@ -12,6 +12,8 @@ import { mceRecordToJson, type MceRecord } from '../mce/record.js';
 import { judgeMce, statusBitNames, type RecordOrigin } from '../mce/rules.js';
 import { findKernelLog } from '../pipeline/kernel-log-source.js';
 import { fdReadAt } from '../klog/physical-memory.js';
+import { decodeFilterNote, NT_SLIMCORE_FILTER } from '../notes/filter-note.js';
+import { describeFilter, filterJson, type FilterJson } from './filter-report.js';
 import {
   decodeCauseNote,
   decodeMceNote,
@@ -53,6 +55,8 @@ export interface InspectReport {
   cause: string[];
   mce: McePresentation[];
   omitted: { count: number; capacity: number; flags: number; entries: { paddr: string; length: string; reason: number; reasonName: string; flags: number }[] }[];
+  /** slim-core's FILTER notes: the dump level applied and the pages left out per class. */
+  filter: FilterJson[];
   /** What the crashed kernel's log says, when the file holds it (a full dump, or a slim one that kept its pages). */
   kernelLog: { format: string; records: number; panicLine: string | null; mce: McePresentation[] } | { problem: string };
 }
@@ -102,6 +106,7 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       cause: [],
       mce: [],
       omitted: [],
+      filter: [],
       kernelLog: { problem: 'not read from a pipe' },
     };
     if (source.seekable) {
@@ -126,6 +131,7 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       if (note.type === NT_SLIMCORE_MCE) {
         for (const record of decodeMceNote(note.desc, format.endian)) report.mce.push(present(record, 'dump-note', prefix.pageSize));
       }
+      if (note.type === NT_SLIMCORE_FILTER) report.filter.push(filterJson(decodeFilterNote(note.desc, format.endian)));
       if (note.type === NT_SLIMCORE_OMITTED) {
         const list = decodeOmittedNote(note.desc, format.endian);
         report.omitted.push({
@@ -166,6 +172,7 @@ export function formatInspect(r: InspectReport): string {
     lines.push(`Kernel log: ${r.kernelLog.records} records (${r.kernelLog.format})${r.kernelLog.panicLine ? `, panic: "${r.kernelLog.panicLine}"` : ', no panic line'}`);
     for (const m of r.kernelLog.mce) lines.push(`  machine check in the log: ${describeRecord(m)}`);
   }
+  for (const f of r.filter) lines.push(`Filter: ${describeFilter(f)}`);
   for (const o of r.omitted) {
     lines.push(`Omitted: ${o.count} of ${o.capacity} entries${o.flags & 1 ? ' (may be incomplete: see the report)' : ''}`);
     for (const e of o.entries.slice(0, 20)) lines.push(`  ${e.paddr} +${e.length} ${e.reasonName}`);

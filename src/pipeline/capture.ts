@@ -20,7 +20,9 @@ import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
 import { ChunkPool } from '../stream/chunk-pool.js';
-import { planCapture, type CapturePlan, type RequestedMode, type SourcedRecord } from './plan.js';
+import { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
+import { checkDumpLevel, pageFilterStep } from './filter-step.js';
+import type { FilterSummary } from '../notes/filter-note.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
@@ -64,6 +66,8 @@ export interface CaptureOptions {
   tokenFile?: string;
   /** TLS and ssh settings for tls:// and ssh:// outputs. */
   transport?: TransportOptions;
+  /** makedumpfile's -d bits: 1 zero pages, 2 cache, 4 private cache, 8 user data, 16 free pages (default 0). */
+  dumpLevel?: number;
 }
 
 export interface CaptureResult {
@@ -74,6 +78,8 @@ export interface CaptureResult {
   input: string;
   seconds: number;
   readErrors: ReadErrorOutcome;
+  /** What the page filter left out, when it ran. */
+  filter?: FilterSummary;
 }
 
 async function readPrefix(source: ByteSource, lookahead: number): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
@@ -99,9 +105,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const started = process.hrtime.bigint();
   const warn = makeWarner(options.onWarning, options.strict ?? false);
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const dumpLevel = options.dumpLevel ?? 0;
   const source = await openSource(options.input);
   let sink: DumpSink | undefined;
   try {
+    checkDumpLevel(dumpLevel, !source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     if (prefix.badPageSize !== undefined) {
       warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
@@ -112,7 +120,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const recovers = !forward;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
     const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
-    const plan = planCapture(prefix, segments, {
+    const planInput: PlanInput = {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
       extraRecords: [...(options.extraRecords ?? []), ...(klog?.records ?? [])],
@@ -126,7 +134,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       panicLine: options.panicLine ?? klog?.panicLine,
       onWarning: warn,
       onNotice: options.onNotice,
+    };
+    const filter = await pageFilterStep({
+      prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
+    const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
     const copy = plan.copySegments;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
@@ -143,7 +155,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
       if (forward) yield* forward.segments(copy, chunkSize, pool);
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
+      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }
@@ -184,6 +196,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       });
     }
     for (const range of errors.ranges) options.onNotice?.(`read error: zero-filled ${describeRange(range)}`);
+    if (filter.caveat && plan.mode === 'full') options.onNotice?.(filter.caveat);
     await sink.commit();
     return {
       plan: { ...plan, cause },
@@ -193,6 +206,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
+      filter: filter.outcome?.summary,
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);

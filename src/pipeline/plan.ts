@@ -60,6 +60,18 @@ export interface PlanInput {
   /** Physical pages a slim dump keeps once, in the first PT_LOAD that holds them. */
   keepPagesOnce?: readonly bigint[];
   canKeep?: KeepCheck;
+  /** What the page filter found (a seekable input, a full dump): its faults, its note, and a filtered ELF table. */
+  filter?: PlanFilter;
+}
+
+export interface PlanFilter {
+  /** Poisoned and offline pages (page flags), and pages that failed to read in the first pass. */
+  faults: FaultRange[];
+  /** The FILTER note, appended after OMITTED. */
+  note: Buffer;
+  /** For a dump level other than 0: the filtered table, and the input's data segments, where faults are listed. */
+  table?: { phdrs: ProgramHeader[]; noteIndex: number; copy: DataSegment[] };
+  sourceSegments?: readonly DataSegment[];
 }
 
 export interface CapturePlan {
@@ -128,6 +140,8 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
 
 /** The slim table, or the input's own table for a full dump, with the segments whose bytes get copied. */
 function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput) {
+  const filtered = input.filter?.table;
+  if (mode === 'full' && filtered) return { phdrs: filtered.phdrs, noteIndex: filtered.noteIndex, copy: filtered.copy, leftOut: [] };
   if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: [...segments], leftOut: [] };
   const kept = keptRangesFromPages(input.keepPages ?? [], prefix.pageSize);
   const once = keptRangesFromPages(input.keepPagesOnce ?? [], prefix.pageSize);
@@ -157,19 +171,22 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
       r.verdict.skip ? [{ paddr: r.verdict.skip.paddr, length: r.verdict.skip.length, reason: reasonForRecord(r.origin), origin: `MCE record from ${r.from}` }] : [],
     ),
     ...input.userFaults.map((f) => ({ paddr: f.paddr, length: f.length, reason: OmitReason.USER, origin: f.origin })),
+    ...(mode === 'full' ? (input.filter?.faults ?? []) : []),
   ];
   const table = outputTable(prefix, segments, mode, input);
   const normalized = normalizeFaults(faults, prefix.pageSize);
   const faultMap = mapFaults(normalized, table.copy);
+  // A filtered dump lists its faults in every input PT_LOAD that holds them, copied or left out by the level.
+  const listed = mode === 'full' && input.filter?.table && input.filter.sourceSegments ? mapFaults(normalized, input.filter.sourceSegments) : faultMap;
   if (mode === 'full') {
-    for (const f of faultMap.outside) {
+    for (const f of listed.outside) {
       input.onWarning({ code: 'FAULT_OUTSIDE_SEGMENTS', message: `fault ${describeFault(f)} lies in no PT_LOAD's file data: nothing to skip there` });
     }
   }
 
   const omitted: OmittedEntry[] = [
     ...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })),
-    ...faultMap.entries,
+    ...listed.entries,
   ];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
@@ -196,7 +213,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     faultMap,
     omitted,
     cause,
-    noteBytes: Buffer.concat([causeNote, mceNote, omittedNote]),
+    noteBytes: Buffer.concat([causeNote, mceNote, omittedNote, mode === 'full' ? (input.filter?.note ?? Buffer.alloc(0)) : Buffer.alloc(0)]),
     omittedNoteOffset: causeNote.length + mceNote.length,
     omittedCapacity,
     omittedFlags,

@@ -42,6 +42,8 @@ export interface SegmentReadPlan {
   errors: ReadErrorLog;
   /** Reusable read buffers, when the sink says when it has written them; else each chunk is a new buffer. */
   pool?: ChunkPool;
+  /** More ranges never to read in a window (pages a filtered dump leaves out): written as zeros, not listed. */
+  excludedIn?: (seg: DataSegment, from: number, to: number) => Promise<[number, number][]>;
 }
 
 /** One window of a segment: read in one go, except the fault ranges inside it, which are never read. */
@@ -107,8 +109,21 @@ export async function* readSegmentsAt(source: ByteSource, plan: SegmentReadPlan)
   }
 }
 
+/** Sorted, merged union of two sorted lists of [start, end) ranges. */
+function unite(a: readonly [number, number][], b: readonly [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [s, e] of [...a, ...b].sort((x, y) => x[0] - y[0])) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
 async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan): Promise<ChunkResult> {
-  const { seg, offset, length, skips } = task;
+  const { seg, offset, length } = task;
+  const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
+  const skips = excluded.length > 0 ? unite(task.skips, excluded) : task.skips;
   const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const failed: FailedPage[] = [];
   const read = (from: number, to: number, pread: Pread) => readRange({ source, seg, offset: from, buf: buf.subarray(from - offset, to - offset), pageSize: plan.pageSize, pread, failed });

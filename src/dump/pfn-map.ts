@@ -1,0 +1,65 @@
+// Where each page frame's bytes lie in the input file: whole in-file pages of the PT_LOADs, one place per pfn.
+
+import { PT_LOAD } from '../elf/constants.js';
+import type { ProgramHeader } from '../elf/program-header.js';
+
+/** Pfns [startPfn, endPfn) lie at file offset `fileOffset` + (pfn - startPfn) * pageSize. */
+export interface PfnExtent {
+  startPfn: number;
+  endPfn: number;
+  fileOffset: number;
+}
+
+/**
+ * Sorted, disjoint extents. Where PT_LOADs alias one page (the kernel-text mapping over RAM) any of them will do.
+ * Pages only partly in a segment's file data are left out.
+ */
+export function pfnExtents(phdrs: readonly ProgramHeader[], pageSize: number): PfnExtent[] {
+  const page = BigInt(pageSize);
+  const raw: PfnExtent[] = [];
+  for (const ph of phdrs) {
+    if (ph.type !== PT_LOAD || ph.filesz === 0n) continue;
+    const first = (ph.paddr + page - 1n) / page;
+    const end = (ph.paddr + ph.filesz) / page;
+    if (end <= first) continue;
+    const fileOffset = ph.offset + (first * page - ph.paddr);
+    if (fileOffset + (end - first) * page > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+    raw.push({ startPfn: Number(first), endPfn: Number(end), fileOffset: Number(fileOffset) });
+  }
+  // Aliased pages hold the same bytes in every PT_LOAD: one place per pfn is enough, so sweep once in pfn order.
+  raw.sort((a, b) => a.startPfn - b.startPfn);
+  const placed: PfnExtent[] = [];
+  let coveredTo = 0;
+  for (const e of raw) {
+    if (e.endPfn <= coveredTo) continue;
+    const from = Math.max(e.startPfn, coveredTo);
+    placed.push({ startPfn: from, endPfn: e.endPfn, fileOffset: e.fileOffset + (from - e.startPfn) * pageSize });
+    coveredTo = e.endPfn;
+  }
+  return placed;
+}
+
+/** Index of the first extent that ends after `pfn`. */
+export function extentAfter(extents: readonly PfnExtent[], pfn: number): number {
+  let lo = 0;
+  let hi = extents.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (extents[mid].endPfn <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD. */
+export function presentBitmap(phdrs: readonly ProgramHeader[], pageSize: number, start: number, end: number): Uint8Array {
+  const bitmap = new Uint8Array(Math.ceil((end - start) / 8));
+  const page = BigInt(pageSize);
+  for (const ph of phdrs) {
+    if (ph.type !== PT_LOAD) continue;
+    const from = Math.max(start, Number(ph.paddr / page));
+    const to = Math.min(end, Number((ph.paddr + ph.memsz) / page));
+    for (let p = from; p < to; p++) bitmap[(p - start) >>> 3] |= 1 << ((p - start) & 7);
+  }
+  return bitmap;
+}

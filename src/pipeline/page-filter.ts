@@ -1,0 +1,167 @@
+// The page filter's first pass: classify the crashed kernel's pages, find poisoned ones, and lay out a filtered dump.
+
+import { filteredProgramHeaders, type FilteredTable } from '../dump/filtered-table.js';
+import { pfnExtents, presentBitmap } from '../dump/pfn-map.js';
+import type { DataSegment } from '../dump/layout.js';
+import type { DumpPrefix } from '../dump/prefix.js';
+import type { FaultRange } from '../faults/fault-map.js';
+import { memoryFromSegments, fdReadAt } from '../klog/physical-memory.js';
+import { CYCLE_PFNS, popcount, type PageSelection } from '../mm/page-selection.js';
+import { FilterFlag, PageClassCode, type FilterSummary } from '../notes/filter-note.js';
+import { OmitReason } from '../notes/slimcore-notes.js';
+import type { ByteSource } from '../sources/byte-source.js';
+import { openClassifier, type CycleVerdict } from './classifier-adapter.js';
+import { KeepMap } from './keep-map.js';
+
+export interface FilterRequest {
+  prefix: DumpPrefix;
+  source: ByteSource;
+  dumpLevel: number;
+  /** Page-aligned physical ranges known to be bad (MCE records, the log, the user): never read, never kept. */
+  knownBad: readonly { paddr: bigint; length: bigint }[];
+  /** The ELF layout needs the whole table before the first byte; the kdump format needs the page selection. */
+  format: 'elf' | 'kdump';
+  maxReadErrors: number;
+}
+
+export interface FilterOutcome {
+  dumpLevel: number;
+  /** Poisoned and offline pages (reason 5), and pages that failed to read while looking for zero pages (reason 3). */
+  faults: FaultRange[];
+  summary: FilterSummary;
+  /** For an ELF dump at a level other than 0: makedumpfile -E's table, and the pages to write as zeros inside it. */
+  elf?: { table: FilteredTable; excludedIn: (seg: DataSegment, from: number, to: number) => Promise<[number, number][]> };
+  /** For the kdump format: bitmaps 1 and 2, cycle by cycle. */
+  selection?: PageSelection;
+}
+
+/** Why the filter cannot run on this dump (a notice), or undefined when it can. */
+export type FilterUnavailable = { unavailable: string };
+
+function toPfnRanges(ranges: readonly { paddr: bigint; length: bigint }[], pageSize: number): [number, number][] {
+  const page = BigInt(pageSize);
+  return ranges.map((r) => [Number(r.paddr / page), Number((r.paddr + r.length + page - 1n) / page)] as [number, number]).sort((a, b) => a[0] - b[0]);
+}
+
+function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [s, e] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** One past the highest pfn of any PT_LOAD. */
+export function maxMapnrOf(prefix: DumpPrefix): number {
+  const page = BigInt(prefix.pageSize);
+  let max = 0n;
+  prefix.phdrs.forEach((ph, i) => {
+    if (i !== prefix.noteIndex && ph.type === 1) {
+      const end = (ph.paddr + ph.memsz + page - 1n) / page;
+      if (end > max) max = end;
+    }
+  });
+  return Number(max);
+}
+
+export async function runPageFilter(request: FilterRequest): Promise<FilterOutcome | FilterUnavailable> {
+  const { prefix, source, dumpLevel } = request;
+  const pageSize = prefix.pageSize;
+  const bad = mergeRanges(toPfnRanges(request.knownBad, pageSize));
+  const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
+  const page = BigInt(pageSize);
+  // Struct pages and page tables in a known-bad page are never read: those pfns stay kept, unclassified.
+  const guardedRead = (paddr: bigint, length: number) => {
+    const first = Number(paddr / page);
+    const last = Number((paddr + BigInt(Math.max(length, 1)) - 1n) / page);
+    for (const [s, e] of bad) if (s <= last && first < e) return undefined;
+    return memory.read(paddr, length);
+  };
+  const classifier = openClassifier(prefix, guardedRead);
+  if ('unavailable' in classifier) return classifier;
+
+  const maxMapnr = maxMapnrOf(prefix);
+  // What each cycle's first classification found; a cycle derived again finds the same.
+  const verdicts = new Map<number, Pick<CycleVerdict, 'counts' | 'poisoned' | 'offline'>>();
+  const classifyOnce = (start: number, end: number): Uint8Array => {
+    const { dumpable, counts, poisoned, offline } = classifier.classifyCycle(start, end, dumpLevel);
+    if (!verdicts.has(start)) verdicts.set(start, { counts, poisoned, offline });
+    return dumpable;
+  };
+  const extents = pfnExtents(prefix.phdrs, pageSize);
+  const dropZeros = request.format === 'elf' && (dumpLevel & 1) !== 0;
+  const keep = new KeepMap({
+    maxMapnr,
+    pageSize,
+    classify: classifyOnce,
+    excluded: bad,
+    dropZeroPages: dropZeros ? { fd: source.fd, name: source.name, extents, maxReadErrors: request.maxReadErrors } : undefined,
+  });
+
+  let elf: FilterOutcome['elf'];
+  if (request.format === 'elf' && dumpLevel !== 0) {
+    const table = await filteredProgramHeaders(prefix.phdrs, prefix.noteIndex, pageSize, (s, e) => keep.runs(s, e));
+    const excludedIn = async (seg: DataSegment, from: number, to: number) => {
+      const out: [number, number][] = [];
+      const base = seg.paddr;
+      const startPfn = Number((base + BigInt(from)) / page);
+      const endPfn = Number((base + BigInt(to) + page - 1n) / page);
+      for await (const [s, e, kept] of keep.runs(startPfn, endPfn)) {
+        if (kept) continue;
+        const a = Math.max(from, Number(BigInt(s) * page - base));
+        const b = Math.min(to, Number(BigInt(e) * page - base));
+        if (a < b) out.push([a, b]);
+      }
+      return out;
+    };
+    elf = { table, excludedIn };
+  } else {
+    // Every cycle once: the poisoned and offline pages must be known before the header, at any level.
+    for (let start = 0; start < maxMapnr; start += CYCLE_PFNS) await keep.cycle(start / CYCLE_PFNS);
+  }
+
+  const counts = new Map<number, number>();
+  const add = (code: number, n: number) => n > 0 && counts.set(code, (counts.get(code) ?? 0) + n);
+  const poisoned: [number, number][] = [];
+  const offline: [number, number][] = [];
+  for (const v of verdicts.values()) {
+    add(PageClassCode.CACHE, v.counts.cache);
+    add(PageClassCode.CACHE_PRIVATE, v.counts.cachePrivate);
+    add(PageClassCode.USER, v.counts.user);
+    add(PageClassCode.FREE, v.counts.free);
+    add(PageClassCode.HWPOISON, v.counts.hwpoison);
+    add(PageClassCode.OFFLINE, v.counts.offline);
+    add(PageClassCode.UNCLASSIFIED, v.counts.unclassified);
+    poisoned.push(...v.poisoned);
+    offline.push(...v.offline);
+  }
+  add(PageClassCode.ZERO, keep.zeroPages);
+  const faults: FaultRange[] = [
+    ...mergeRanges([...poisoned, ...offline]).map(([s, e]) => ({ paddr: BigInt(s) * page, length: BigInt(e - s) * page, reason: OmitReason.PAGE_FLAG, origin: 'page flags' })),
+    ...keep.readErrors.map((r) => ({ paddr: BigInt(r.pfn) * page, length: page, reason: OmitReason.READ_ERROR, origin: `read error (${r.error}) while looking for zero pages` })),
+  ];
+  const summary: FilterSummary = { dumpLevel, flags: FilterFlag.PAGE_FLAGS_CHECKED, pages: counts };
+
+  const selection: PageSelection | undefined =
+    request.format === 'kdump'
+      ? {
+          pageSize,
+          maxMapnr,
+          dumpableCount: 0,
+          async *cycles() {
+            for (let start = 0; start < maxMapnr; start += CYCLE_PFNS) {
+              const end = Math.min(start + CYCLE_PFNS, maxMapnr);
+              yield { start, end, present: presentBitmap(prefix.phdrs, pageSize, start, end), dumpable: await keep.cycle(start / CYCLE_PFNS) };
+            }
+          },
+        }
+      : undefined;
+  if (selection) {
+    let n = 0;
+    for await (const c of selection.cycles()) n += popcount(c.dumpable);
+    selection.dumpableCount = n;
+  }
+  return { dumpLevel, faults, summary, elf, selection };
+}
