@@ -53,19 +53,6 @@ function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, n
   return out;
 }
 
-/** One past the highest pfn of any PT_LOAD. */
-export function maxMapnrOf(prefix: DumpPrefix): number {
-  const page = BigInt(prefix.pageSize);
-  let max = 0n;
-  prefix.phdrs.forEach((ph, i) => {
-    if (i !== prefix.noteIndex && ph.type === 1) {
-      const end = (ph.paddr + ph.memsz + page - 1n) / page;
-      if (end > max) max = end;
-    }
-  });
-  return Number(max);
-}
-
 export async function runPageFilter(request: FilterRequest): Promise<FilterOutcome | FilterUnavailable> {
   const { prefix, source, dumpLevel } = request;
   const pageSize = prefix.pageSize;
@@ -82,7 +69,7 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   const classifier = openClassifier(prefix, guardedRead);
   if ('unavailable' in classifier) return classifier;
 
-  const maxMapnr = maxMapnrOf(prefix);
+  const maxMapnr = classifier.segmentsMaxMapnr;
   // What each cycle's first classification found; a cycle derived again finds the same.
   const verdicts = new Map<number, Pick<CycleVerdict, 'counts' | 'poisoned' | 'offline'>>();
   const classifyOnce = (start: number, end: number): Uint8Array => {
@@ -148,11 +135,11 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
     request.format === 'kdump'
       ? {
           pageSize,
-          maxMapnr,
+          maxMapnr: classifier.maxMapnr,
           dumpableCount: 0,
           async *cycles() {
-            for (let start = 0; start < maxMapnr; start += CYCLE_PFNS) {
-              const end = Math.min(start + CYCLE_PFNS, maxMapnr);
+            for (let start = 0; start < classifier.maxMapnr; start += CYCLE_PFNS) {
+              const end = Math.min(start + CYCLE_PFNS, classifier.maxMapnr);
               yield { start, end, present: presentBitmap(prefix.phdrs, pageSize, start, end), dumpable: await keep.cycle(start / CYCLE_PFNS) };
             }
           },

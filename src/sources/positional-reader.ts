@@ -122,9 +122,10 @@ function unite(a: readonly [number, number][], b: readonly [number, number][]): 
 
 async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan): Promise<ChunkResult> {
   const { seg, offset, length } = task;
+  // Buffers are taken in task order before anything else waits: the pool frees them by that order.
+  const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
   const skips = excluded.length > 0 ? unite(task.skips, excluded) : task.skips;
-  const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const failed: FailedPage[] = [];
   const read = (from: number, to: number, pread: Pread) => readRange({ source, seg, offset: from, buf: buf.subarray(from - offset, to - offset), pageSize: plan.pageSize, pread, failed });
   if (skips.length === 0) {
