@@ -176,3 +176,39 @@ test('random struct pages: the classifier agrees with a page-at-a-time reference
     { numRuns: 60 },
   );
 });
+
+test('6.6-style keys: the order is the low byte of the first tail flags, hugetlb is its PG_hugetlb bit', (t) => {
+  const mm = new SyntheticMm({ vmcoreinfo: { 'NUMBER(PG_hugetlb)': '22', 'NUMBER(HUGETLB_PAGE_DTOR)': undefined, OSRELEASE: '6.6.0' } });
+  mm.setCompound(256, 4, {}, 0, (i) => (i === 1 ? 4n | (1n << 22n) : 0n)); // hugetlb order 4
+  mm.setCompound(512, 2, { flags: HWPOISON }, 0, (i) => (i === 1 ? 2n : 0n)); // poisoned head of order 2
+  const c = classifier(mm);
+  const r8 = c.classifyCycle(0, mm.ramPages, 8);
+  t.like(r8.counts, { user: 16, hwpoison: 4 });
+  t.deepEqual(kept(r8, [255, 256, 271, 272, 515, 516]), [255, 272, 516]);
+  t.deepEqual(kept(c.classifyCycle(0, mm.ramPages, 0), [256, 271]), [256, 271]);
+});
+
+test('6.12-style page types: slab, buddy and hugetlb are _mapcount values, and PG_slab is gone', (t) => {
+  const SLAB_TYPE = 0xf5 << 24;
+  const BUDDY_TYPE = 0xf0 << 24;
+  const HUGETLB_TYPE = 0xf4 << 24;
+  const mm = new SyntheticMm({
+    vmcoreinfo: {
+      OSRELEASE: '6.12.9',
+      'NUMBER(PG_slab)': undefined,
+      'NUMBER(HUGETLB_PAGE_DTOR)': undefined,
+      'NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)': String(SLAB_TYPE | 0),
+      'NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)': String(BUDDY_TYPE | 0),
+      'NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)': String(HUGETLB_TYPE | 0),
+      'NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)': String((0xf1 << 24) | 0),
+    },
+  });
+  mm.setPage(40, { mapcount: BUDDY_TYPE | 0, private: 1n }); // free 40..41
+  mm.setPage(50, { mapcount: SLAB_TYPE | 0, mapping: 0xffff888000001001n }); // slab: never anonymous
+  mm.setCompound(256, 3, { mapcount: HUGETLB_TYPE | 0 }, 0, (i) => (i === 1 ? 3n : 0n));
+  mm.setPage(60, { mapcount: (0xf1 << 24) | 0 });
+  const r = classifier(mm).classifyCycle(0, mm.ramPages, 31);
+  t.like(r.counts, { free: 2, user: 8, offline: 1 });
+  t.deepEqual(kept(r, [40, 41, 50, 60, 256, 263, 264]), [50, 264]);
+  t.deepEqual(r.offline, [{ start: 60, end: 61 }]);
+});
