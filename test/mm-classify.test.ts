@@ -212,3 +212,20 @@ test('6.12-style page types: slab, buddy and hugetlb are _mapcount values, and P
   t.deepEqual(kept(r, [40, 41, 50, 60, 256, 263, 264]), [50, 264]);
   t.deepEqual(r.offline, [{ start: 60, end: 61 }]);
 });
+
+test('re-chunked reads: a PhysRead that only serves small pieces gives the same answer', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(4095), pageArb), { maxLength: 200 }), fc.integer({ min: 0, max: 31 }), fc.constantFrom(64, 512, 4096), (entries, level, limit) => {
+      const mm = new SyntheticMm();
+      for (const [pfn, f] of entries) mm.setPage(pfn, f);
+      const whole = classifier(mm).classifyCycle(0, mm.ramPages, level);
+      const pieces = createPageClassifier(mm.input((paddr, length) => (length > limit && length !== 4096 ? undefined : mm.mem.read(paddr, length))));
+      if ('unavailable' in pieces) throw new Error(pieces.unavailable);
+      const small = pieces.classifyCycle(0, mm.ramPages, level);
+      t.deepEqual(small.dumpable, whole.dumpable);
+      t.deepEqual(small.poisoned, whole.poisoned);
+      t.deepEqual(small.counts, whole.counts);
+    }),
+    { numRuns: 25 },
+  );
+});
