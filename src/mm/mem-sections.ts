@@ -10,6 +10,8 @@ const SECTION_MARKED_PRESENT = 1n;
 const SECTION_MAP_MASK = ~0x1fn;
 /** Sections decoded at most: 2^22 sections of 128 MiB is 512 TiB of file-backed memory. */
 export const MAX_SECTIONS_CONSIDERED = 1 << 22;
+/** The root pointers read at once: 2 MiB with 5-level paging's 52 physical bits; real kernels need far less. */
+const MAX_ROOT_ARRAY_BYTES = 16 << 20;
 
 export interface SectionMap {
   pagesPerSection: number;
@@ -55,6 +57,10 @@ export function decodeSections(
     throw new BadInputError(
       `program headers: memory up to pfn ${hex(numSection * info.pagesPerSection)} needs ${numSection} sections, more than the ${info.nrMemSections} MAX_PHYSMEM_BITS ${info.maxPhysmemBits} allows`,
     );
+  }
+  const rootBytes = Math.ceil(numSection / info.sectionsPerRoot) * 8;
+  if (rootBytes > MAX_ROOT_ARRAY_BYTES) {
+    throw new BadInputError(`VMCOREINFO: ${numSection} sections of 2^${info.sectionSizeBits} bytes need a ${rootBytes}-byte mem_section root array, more than the limit of ${MAX_ROOT_ARRAY_BYTES}`);
   }
   let considered = 0;
   for (const [a, b] of sectionRuns) considered += b - a;

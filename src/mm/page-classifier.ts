@@ -162,6 +162,7 @@ export function createPageClassifier(input: PageClassifierInput): PageClassifier
 
   function walkCycle(params: chain.ChainParams, out: chain.ChainOutput, walkEnd: number): void {
     const firstSection = Math.floor(out.start / pps);
+    let firstRun = 0;
     for (let s = 0; s < sections.numbers.length; s++) {
       const nr = sections.numbers[s];
       const secStart = nr * pps;
@@ -170,7 +171,9 @@ export function createPageClassifier(input: PageClassifierInput): PageClassifier
       const mmdEnd = Math.min(secStart + pps, segmentsMaxMapnr);
       const tally: WindowTally = { readBytes: 0, refusedBytes: 0, missingBytes: 0 };
       let skipUntil = 0; // makedumpfile's skip-ahead lives inside one section's loop
-      for (const r of fileRuns) {
+      while (firstRun < fileRuns.length && fileRuns[firstRun].end <= secStart) firstRun++;
+      for (let k = firstRun; k < fileRuns.length && fileRuns[k].start < secEnd; k++) {
+        const r = fileRuns[k];
         const a = Math.max(r.start, secStart, out.start);
         const b = Math.min(r.end, secEnd);
         for (let p0 = a; p0 < b; ) {
