@@ -133,3 +133,21 @@ test('--dump-level refuses what is not a level', async (t) => {
   t.is(r.code, 2);
   t.regex(r.stderr, /--dump-level must be a whole number from 0 to 31/);
 });
+
+test('inspect --pages: the classes, the exact size at each level, and the poisoned pages of the hwpoison dump', async (t) => {
+  const input = await realFixturePath('hwpoison');
+  const r = await runCli(['inspect', '--pages', '--json', input]);
+  t.is(r.code, 0, r.stderr);
+  const usage = JSON.parse(r.stdout.toString()) as { presentPages: number; classes: Record<string, number>; levels: { level: number; pages: number }[]; poisoned: { paddr: string; pages: number }[] };
+  const dir = await tempDir(t, 'usage');
+  const bitmaps = await makedumpfileBitmaps(input, 16, dir);
+  let kept16 = 0;
+  for (let pfn = 0; pfn < bitmaps.maxMapnr; pfn++) if (bitIsSet(bitmaps.kept, pfn)) kept16++;
+  t.is(usage.levels.find((l) => l.level === 16)?.pages, kept16, 'level 16: makedumpfile keeps as many');
+  const c = usage.classes;
+  t.is(usage.levels.find((l) => l.level === 31)?.pages, c.kernelData, 'level 31 keeps the kernel data');
+  t.is(c.zero + c.cache + c.cachePrivate + c.user + c.free + c.kernelData + c.hwpoison, usage.presentPages, 'the classes add up');
+  for (const paddr of POISONED.hwpoison) t.true(usage.poisoned.some((p) => BigInt(p.paddr) <= BigInt(paddr) && BigInt(paddr) < BigInt(p.paddr) + BigInt(p.pages * PAGE)), paddr.toString(16));
+  const text = await runCli(['inspect', '--pages', input]);
+  t.regex(text.stdout.toString(), /^FREE\s+\d+\s+yes/m);
+});

@@ -4,14 +4,21 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatInspect, inspectDump } from '../inspect/inspect.js';
 import { pathArgument } from './format.js';
 
-export const inspectCommand: CommandModule<object, { file: string; json: boolean }> = {
+export const inspectCommand: CommandModule<object, { file: string; json: boolean; pages: boolean }> = {
   command: 'inspect <file>',
   describe: 'Show a dump\'s ELF header, segments and notes (CPU notes, VMCOREINFO, cause, MCE records, omitted ranges)',
   builder: (y: Argv) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'dump to read, or - for stdin' })
-      .option('json', { type: 'boolean', default: false, describe: 'print stable JSON (docs/inspect-json.md)' }) as unknown as Argv<{ file: string; json: boolean }>,
+      .option('json', { type: 'boolean', default: false, describe: 'print stable JSON (docs/inspect-json.md)' })
+      .option('pages', { type: 'boolean', default: false, describe: "pages per class, the dump's size at each level and the poisoned pages, as makedumpfile --mem-usage (reads the page descriptors)" }) as unknown as Argv<{ file: string; json: boolean; pages: boolean }>,
   handler: async (args) => {
+    if (args.pages) {
+      const { pageUsage, formatPageUsage } = await import('../inspect/page-usage.js');
+      const usage = await pageUsage(pathArgument(args.file, 'file'));
+      process.stdout.write(args.json ? JSON.stringify(usage, null, 2) + '\n' : formatPageUsage(usage));
+      return;
+    }
     const report = await inspectDump(pathArgument(args.file, 'file'));
     process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
   },
