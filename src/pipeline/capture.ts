@@ -91,7 +91,8 @@ async function kernelLogOf(prefix: DumpPrefix, source: ByteSource, forward: Forw
     onNotice?.(`${found.problem}; going on without it`);
     return undefined;
   }
-  onNotice?.(`kernel log: ${found.log.records.length} records (${found.log.format}), ${found.records.length} machine-check record(s)${found.panicLine ? `, "${found.panicLine}"` : ''}`);
+  const skipped = found.log.skippedRecords > 0 ? `, ${found.log.skippedRecords} corrupt record(s) left out` : '';
+  onNotice?.(`kernel log: ${found.log.records.length} records (${found.log.format})${skipped}, ${found.records.length} machine-check record(s)${found.panicLine ? `, "${found.panicLine}"` : ''}`);
   return found;
 }
 
