@@ -9,7 +9,7 @@ import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesg } from '../klog/dmesg-format.js';
 import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
 import { fdReadAt, memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
-import { parseMceLog } from '../mce/log-parser.js';
+import { endsInMachineCheckPanic, parseMceLog } from '../mce/log-parser.js';
 import type { SourcedRecord } from './plan.js';
 
 /** Reads of a file range that may come back short where the bytes are not at hand (beyond a pipe's look-ahead). */
@@ -29,12 +29,10 @@ export interface KernelLogFindings {
 const LOOKAHEAD_STEP = 4 << 20;
 const MAX_ATTEMPTS = 64;
 
-const MACHINE_CHECK_PANIC = /machine check/i;
-
 function findingsFrom(log: KernelLog): KernelLogFindings {
   const parsed = parseMceLog(formatDmesg(log));
   // Only a log that ends in a machine-check panic makes its records the cause of this crash.
-  const judgeAs = parsed.panicLine && MACHINE_CHECK_PANIC.test(parsed.panicLine) ? ('kernel-log' as const) : ('user-records' as const);
+  const judgeAs = endsInMachineCheckPanic(parsed) ? ('kernel-log' as const) : ('user-records' as const);
   return {
     log,
     records: parsed.records.map((record) => ({ record, origin: 'kernel-log' as const, from: "the crashed kernel's log", judgeAs })),
