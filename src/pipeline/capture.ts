@@ -7,6 +7,7 @@ import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandle
 import { hex } from '../elf/byte-order.js';
 import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
+import { warnAboutPrefix } from '../dump/prefix-warnings.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
 import { fdReadAt } from '../klog/physical-memory.js';
@@ -104,9 +105,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   let sink: DumpSink | undefined;
   try {
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
-    if (prefix.badPageSize !== undefined) {
-      warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
-    }
+    warnAboutPrefix(prefix, warn);
     const segments = dataSegments(prefix, source.size);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
