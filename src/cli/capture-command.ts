@@ -96,7 +96,8 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     });
     progress?.finish();
     const { plan, readErrors } = result;
-    if (!readErrors.listedInDump) process.exitCode = EXIT_INCOMPLETE_LIST;
+    const lateUnlisted = result.lateKernelLog !== undefined && !result.lateKernelLog.listedInDump;
+    if (!readErrors.listedInDump || lateUnlisted) process.exitCode = EXIT_INCOMPLETE_LIST;
     if (args.json) {
       process.stderr.write(
         JSON.stringify({
@@ -117,6 +118,11 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     }
     say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
     say(`cause note: ${plan.cause}`);
+    if (lateUnlisted) {
+      process.stderr.write(
+        `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
+      );
+    }
     if (!readErrors.listedInDump) {
       process.stderr.write(
         `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,

@@ -118,14 +118,26 @@ export interface MceProvenance {
 
 /**
  * The MCE note: u32 record_size (128), u32 count, then the records in `struct mce` layout; then, when `provenance`
- * is given (one per record), u32 entry_size (8) and per record u8 origin, u8 flags, 6 zero bytes.
+ * is given (one per record), u32 entry_size (8) and per record u8 origin, u8 flags, 6 zero bytes. `roomFor` records
+ * (at least the records given) are reserved, so that a sink that can patch may add records later in place.
  */
-export function encodeMceNote(records: readonly MceRecord[], endian: Endian, provenance?: readonly MceProvenance[]): Buffer {
+export function encodeMceNote(records: readonly MceRecord[], endian: Endian, provenance?: readonly MceProvenance[], roomFor = records.length): Buffer {
+  const room = Math.max(roomFor, records.length);
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_MCE, encodeMceDesc(records, endian, provenance, mceDescSize(room, provenance !== undefined)), endian);
+}
+
+/** Descriptor bytes an MCE note needs for `records` records, with or without the provenance table. */
+export function mceDescSize(records: number, withProvenance: boolean): number {
+  return MCE_NOTE_HEADER_SIZE + records * MCE_RECORD_SIZE + (withProvenance ? 4 + records * MCE_PROVENANCE_ENTRY_SIZE : 0);
+}
+
+/** An MCE descriptor of exactly `size` bytes (zero after the table), to write or to patch in place. */
+export function encodeMceDesc(records: readonly MceRecord[], endian: Endian, provenance: readonly MceProvenance[] | undefined, size: number): Buffer {
   if (provenance && provenance.length !== records.length) throw new RangeError(`MCE note: ${provenance.length} provenance entries for ${records.length} records`);
+  if (size < mceDescSize(records.length, provenance !== undefined)) throw new RangeError(`MCE note: ${records.length} records do not fit in ${size} bytes`);
+  if (size > MAX_DESC) throw new RangeError(`MCE note: ${records.length} records do not fit in one note`);
   const recordsEnd = MCE_NOTE_HEADER_SIZE + records.length * MCE_RECORD_SIZE;
-  const descSize = recordsEnd + (provenance ? 4 + provenance.length * MCE_PROVENANCE_ENTRY_SIZE : 0);
-  if (descSize > MAX_DESC) throw new RangeError(`MCE note: ${records.length} records do not fit in one note`);
-  const desc = Buffer.alloc(descSize);
+  const desc = Buffer.alloc(size);
   writeU32(desc, 0, MCE_RECORD_SIZE, endian);
   writeU32(desc, 4, records.length, endian);
   records.forEach((rec, i) => encodeMceRecord(rec, endian).copy(desc, MCE_NOTE_HEADER_SIZE + i * MCE_RECORD_SIZE));
@@ -136,7 +148,7 @@ export function encodeMceNote(records: readonly MceRecord[], endian: Endian, pro
       desc[recordsEnd + 5 + i * MCE_PROVENANCE_ENTRY_SIZE] = p.flags;
     });
   }
-  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_MCE, desc, endian);
+  return desc;
 }
 
 /**

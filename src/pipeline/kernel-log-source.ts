@@ -42,6 +42,19 @@ function findingsFrom(log: KernelLog): KernelLogFindings {
   };
 }
 
+/** One synchronous read of the log through `readAt`; throws what readKernelLog() throws. */
+export function readLogNow(prefix: DumpPrefix, readAt: ReadAt): KernelLogFindings {
+  const vmcoreinfo = prefix.vmcoreinfo ?? new Map<string, string>();
+  const addressMap = buildAddressMap(prefix.phdrs, vmcoreinfo, prefix.header.machine);
+  const memory = memoryFromSegments(prefix.phdrs, readAt);
+  return findingsFrom(readKernelLog(memory, vmcoreinfo, addressMap, prefix.format.endian, wordSizeOf(prefix.header.machine, prefix.format)));
+}
+
+/** Whether VMCOREINFO names a log at all (as readKernelLog() looks for one): else there is nothing to miss. */
+export function namesKernelLog(prefix: DumpPrefix): boolean {
+  return ['prb', 'log_first_idx', 'log_buf'].some((name) => prefix.vmcoreinfo?.has(`SYMBOL(${name})`));
+}
+
 /**
  * Reads the log through `readAt`. `readAhead`, given on a pipe, is asked to hold more of the stream whenever a read
  * came back short, up to its limit; it returns false once the limit is reached. Returns a reason on failure.
@@ -50,13 +63,11 @@ export async function findKernelLog(
   prefix: DumpPrefix,
   readAt: ReadAt,
   readAhead?: (offset: number) => Promise<boolean>,
-): Promise<KernelLogFindings | { problem: string; error: SlimCoreError }> {
+): Promise<KernelLogFindings | { problem: string; error: SlimCoreError; beyondLookahead?: number }> {
   if (!prefix.vmcoreinfo) {
     const error = new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
     return { problem: error.message, error };
   }
-  const addressMap = buildAddressMap(prefix.phdrs, prefix.vmcoreinfo, prefix.header.machine);
-  const wordSize = wordSizeOf(prefix.header.machine, prefix.format);
   for (let attempt = 0; ; attempt++) {
     let firstMissing = Infinity;
     const recordingReadAt: ReadAt = (offset, length) => {
@@ -65,14 +76,15 @@ export async function findKernelLog(
       return got;
     };
     try {
-      const memory = memoryFromSegments(prefix.phdrs, recordingReadAt);
-      return findingsFrom(readKernelLog(memory, prefix.vmcoreinfo, addressMap, prefix.format.endian, wordSize));
+      return readLogNow(prefix, recordingReadAt);
     } catch (err) {
       if (!isSlimCoreError(err)) throw err;
       const canRetry = readAhead && firstMissing !== Infinity && attempt < MAX_ATTEMPTS;
       if (!canRetry || !(await readAhead(firstMissing + LOOKAHEAD_STEP))) {
-        const where = readAhead && firstMissing !== Infinity ? ` (it lies beyond the look-ahead, at file offset ${hex(firstMissing)} or later)` : '';
-        return { problem: `${err.message}${where}`, error: err };
+        if (readAhead && firstMissing !== Infinity) {
+          return { problem: `${err.message} (it lies beyond the look-ahead, at file offset ${hex(firstMissing)} or later)`, error: err, beyondLookahead: firstMissing };
+        }
+        return { problem: err.message, error: err };
       }
     }
   }

@@ -55,6 +55,8 @@ export interface PlanInput {
   readErrorsUnlisted?: boolean;
   /** Spare CAUSE bytes so that a sink that can patch may restate the cause after the copy. */
   causeReserve?: number;
+  /** Spare MCE records in our MCE note (written even when empty), for records found after the copy. */
+  mceReserve?: number;
   onWarning: WarningHandler;
   /** Informational lines for the summary (records judged, pages skipped). */
   onNotice?: (line: string) => void;
@@ -86,6 +88,9 @@ export interface CapturePlan {
   omittedCapacity: number;
   omittedFlags: number;
   causeDescSize: number;
+  /** Offset of our MCE note inside noteBytes, and its descriptor size (0 when there is none). */
+  mceNoteOffset: number;
+  mceDescSize: number;
   /** The CAUSE text once the copy is done, given how many pages failed to read. */
   causeAfterCopy(readErrorPages: number): string;
 }
@@ -242,7 +247,11 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const causeNote = encodeCauseNote(cause, endian, copies ? (input.causeReserve ?? 0) : 0);
   // Records from an MCE note in the input are already there, kept byte for byte with the other notes.
   const newRecords = records.filter((r) => r.origin !== 'dump-note');
-  const mceNote = newRecords.length > 0 ? encodeMceNote(newRecords.map((r) => r.record), endian, newRecords.map(provenanceOf)) : Buffer.alloc(0);
+  const mceReserve = input.mceReserve ?? 0;
+  const mceNote =
+    newRecords.length + mceReserve > 0
+      ? encodeMceNote(newRecords.map((r) => r.record), endian, newRecords.map(provenanceOf), newRecords.length + mceReserve)
+      : Buffer.alloc(0);
   const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
   return {
     mode,
@@ -259,6 +268,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     omittedCapacity,
     omittedFlags,
     causeDescSize: endian === 'le' ? causeNote.readUInt32LE(4) : causeNote.readUInt32BE(4),
+    mceNoteOffset: causeNote.length,
+    mceDescSize: mceNote.length === 0 ? 0 : endian === 'le' ? mceNote.readUInt32LE(4) : mceNote.readUInt32BE(4),
     causeAfterCopy: (readErrorPages) => causeText(facts, readErrorPages, readErrorsUnlisted),
   };
 }
