@@ -50,7 +50,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print a one-line JSON summary on stderr at the end' })
       .option('klog', { type: 'boolean', default: true, describe: "read the crashed kernel's log for machine checks and its panic line (--no-klog to skip)" })
       .option('slim-keep', { choices: ['log', 'none'] as const, default: 'log' as const, describe: "what a slim dump keeps besides headers and notes: the pages of the kernel's log, so that crash can show it, or nothing" })
-      .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log' })
+      .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log; a log past them is a KLOG warning, read as the data streams past (docs/kernel-log.md)' })
       .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
       .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
       .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
