@@ -49,11 +49,11 @@ test('lockless ring: head_id and tail_id further apart than the ring, or with st
   fails(t, patch(ring(), 'printk_ringbuffer', 24, le64(3n << 62n)), /head_id 0xc000000000000000 or tail_id 0x0 has state bits set/);
 });
 
-test('lockless ring: a text block longer than the ring, unaligned, or too short for its id loses that record only', (t) => {
+test('lockless ring: a text block longer than the ring, or too short for its id, loses that record only', (t) => {
   const k = ring();
   const begin = k.memory.read(k.addressMap.toPhysical(k.region('descs').vaddr + 8n)!, 8)!.readBigUInt64LE(0);
   const others = records.slice(1).map((r) => r.text);
-  for (const next of [begin + 5000n, begin + 4n, begin + 12n, 0n]) {
+  for (const next of [begin + 5000n, begin + 4n, 0n]) {
     const log = read(patch(k, 'descs', 16, le64(next)));
     t.deepEqual(log.records.map((r) => r.text), others, `next ${next}`);
     t.is(log.skippedRecords, 1);

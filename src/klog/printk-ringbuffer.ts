@@ -145,7 +145,7 @@ function ringLength(field: string, bits: number, elementSize: number, rbAddr: bi
  * A data block is the writer's id (one word) then the text. Same index for begin and next means no
  * data; begin past next means the block wrapped and lies at the start of the ring. Like vmcore-dmesg,
  * text_len is cut to what the block holds. A block the kernel's get_data() would call illegal (longer
- * than the ring, unaligned, too short for its id) gives undefined.
+ * than the ring, too short for its id) gives undefined; alignment is not checked, as vmcore-dmesg does not.
  */
 function recordText(begin: bigint, next: bigint, textLen: number, data: Buffer, w: number, wordMask: bigint): Buffer | undefined {
   const size = BigInt(data.length);
@@ -154,7 +154,6 @@ function recordText(begin: bigint, next: bigint, textLen: number, data: Buffer, 
   if (at === end) return Buffer.alloc(0);
   // A block never spans more than the ring plus the ring's unused end, so anything longer is corrupt.
   if (((next - begin) & wordMask) > 2n * size) return undefined;
-  if (begin % BigInt(w) !== 0n || next % BigInt(w) !== 0n) return undefined;
   if (at > end) at = 0;
   at += w;
   if (end < at) return undefined;
