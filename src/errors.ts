@@ -50,6 +50,7 @@ export type WarningCode =
   | 'NOTE_SEGMENT_TRAILER'
   | 'SECTION_HEADERS_DROPPED'
   | 'EXTRA_NOTE_SEGMENT'
+  | 'MCE_NOTE_MALFORMED'
   | 'KLOG'
   | 'PAGE_FILTER';
 

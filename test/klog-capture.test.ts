@@ -5,6 +5,7 @@ import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { capture } from '../src/pipeline/capture.js';
 import { OmitReason } from '../src/notes/slimcore-notes.js';
+import { MCE_PANIC_MESSAGES } from '../src/mce/log-parser.js';
 import type { Warning } from '../src/errors.js';
 import { buildPrintkRingbuffer, X86_64, type SyntheticKlog } from './helpers/synthetic-klog.js';
 import { readBack } from './helpers/read-dump.js';
@@ -125,4 +126,28 @@ test('--no-klog leaves the log alone', async (t) => {
   const result = await capture({ input, output: path.join(dir, 'out.elf'), kernelLog: false, sync: false });
   t.is(result.plan.mode, 'full');
   t.is(result.plan.records.length, 0);
+});
+
+// A record without PCC: only the log's word that mce_panic() killed the kernel makes it the cause (rule 7).
+const UC_NO_PCC = 'bc00000000100134';
+
+for (const message of MCE_PANIC_MESSAGES) {
+  test(`auto mode: a log ending in mce_panic("${message}") makes its uncorrected record fatal`, async (t) => {
+    const { result } = await run(t, dumpWithLog([...mceLines(UC_NO_PCC, '1003000', '8c'), `Kernel panic - not syncing: ${message}`]));
+    t.is(result.plan.mode, 'slim');
+    t.true(result.plan.records[0].verdict.fatal);
+  });
+}
+
+test('auto mode: mce_panic()\'s "Machine check: SEVERITY" line before any panic message makes the record fatal', async (t) => {
+  const lines = [...mceLines(UC_NO_PCC, '1003000', '8c'), 'mce: [Hardware Error]: Machine check: Action required: data load in error recoverable area of kernel', 'Kernel panic - not syncing: some future wording'];
+  const { result } = await run(t, dumpWithLog(lines));
+  t.is(result.plan.mode, 'slim');
+});
+
+test('auto mode: an uncorrected record without PCC in a log that panicked for another reason is not the cause', async (t) => {
+  const { result, back } = await run(t, dumpWithLog([...mceLines(UC_NO_PCC, '1003000', '8c'), 'Kernel panic - not syncing: sysrq triggered crash']));
+  t.is(result.plan.mode, 'full');
+  t.false(result.plan.records[0].verdict.fatal);
+  t.deepEqual(back.omitted?.entries.map((e) => e.reason), [OmitReason.KERNEL_LOG, OmitReason.KERNEL_LOG]);
 });

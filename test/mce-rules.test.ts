@@ -228,6 +228,31 @@ test('Hygon takes the kernel default branch: ADDRV alone, as for other vendors',
   t.false(judgeMce(rec({ ...base, status: UC_ERR }), 'kernel-log', 4096).addressUsable);
 });
 
+test('Hygon SMCA: MCA_ADDR[61:56] holds the LSB, stripped as smca_extract_err_addr() does on AMD', (t) => {
+  const base = { status: UC_ERR | S.ADDRV | S.PADDRV, addr: (12n << 56n) | 0x345abcn, cpuid: 0x00900f01, ipid: 0x9600050f00n };
+  const hygon = judgeMce(rec({ ...base, cpuvendor: CPU_VENDOR.HYGON }), 'user-records', 4096);
+  const amd = judgeMce(rec({ ...base, cpuvendor: CPU_VENDOR.AMD }), 'user-records', 4096);
+  t.deepEqual(hygon.skip, { paddr: 0x345000n, length: 0x1000n });
+  t.deepEqual(hygon.skip, amd.skip);
+  t.is(hygon.granularityBits, 12);
+});
+
+test('a granularity above 1 GiB is refused: not usable, nothing skipped, flagged tooCoarse; 1 GiB itself is accepted', (t) => {
+  const status = UC_ERR | S.MISCV | S.ADDRV | S.PCC;
+  const huge = judgeMce(rec({ status, misc: 0x80n | 63n, addr: 0x345000n }), 'user-records', 4096);
+  t.false(huge.addressUsable);
+  t.true(huge.tooCoarse);
+  t.is(huge.skip, undefined);
+  t.true(huge.fatal);
+  t.true(huge.messages.some((m) => /granularity 2\^63 is coarser than the 2\^30 \(1 GiB\)/.test(m)), huge.messages.join('; '));
+  const gib = judgeMce(rec({ status, misc: 0x80n | 30n, addr: 0x40345000n }), 'user-records', 4096);
+  t.false(gib.tooCoarse);
+  t.deepEqual(gib.skip, { paddr: 0x40000000n, length: 0x40000000n });
+  const amd = judgeMce(rec({ status: UC_ERR | S.ADDRV | S.PADDRV | (40n << 24n), addr: 0x345000n, cpuvendor: CPU_VENDOR.AMD, cpuid: 0x00a00f11 }), 'user-records', 4096);
+  t.true(amd.tooCoarse);
+  t.is(amd.skip, undefined);
+});
+
 // ---- other vendors ----
 
 test('other vendor: ADDRV alone makes the address usable; MISC is not read', (t) => {

@@ -49,6 +49,44 @@ test('normalizeFaults rounds to pages and merges, lower reasons winning overlaps
   );
 });
 
+test('normalizeFaults: a lower reason wins its pages even inside a range of another reason that starts first', (t) => {
+  const faults: FaultRange[] = [
+    { paddr: 0x340000n, length: 0x10000n, reason: 2, origin: '--fault 0x340000+0x10000' },
+    { paddr: 0x345000n, length: 0x1000n, reason: 1, origin: 'MCE record' },
+  ];
+  t.deepEqual(
+    normalizeFaults(faults, PAGE).map((f) => [f.paddr, f.length, f.reason]),
+    [
+      [0x340000n, 0x5000n, 2],
+      [0x345000n, 0x1000n, 1],
+      [0x346000n, 0xa000n, 2],
+    ],
+  );
+});
+
+test('normalizeFaults agrees with a page-by-page model: each page once, with the lowest reason covering it', (t) => {
+  const range = fc.record({ page: fc.nat({ max: 64 }), pages: fc.nat({ max: 12 }), reason: fc.integer({ min: 1, max: 6 }) });
+  fc.assert(
+    fc.property(fc.array(range, { maxLength: 12 }), (ranges) => {
+      const model = new Map<number, number>();
+      for (const r of ranges) {
+        for (let p = r.page; p < r.page + Math.max(1, r.pages); p++) model.set(p, Math.min(model.get(p) ?? 99, r.reason));
+      }
+      const faults = ranges.map((r) => ({ paddr: BigInt(r.page * PAGE + 7), length: BigInt(Math.max(1, r.pages) * PAGE - 7), reason: r.reason, origin: 'x' }));
+      const got = new Map<number, number>();
+      let lastEnd = -1n;
+      for (const f of normalizeFaults(faults, PAGE)) {
+        if (f.paddr < lastEnd) return false;
+        lastEnd = f.paddr + f.length;
+        for (let p = Number(f.paddr) / PAGE; p < Number(f.paddr + f.length) / PAGE; p++) got.set(p, f.reason);
+      }
+      t.deepEqual([...got].sort((a, b) => a[0] - b[0]), [...model].sort((a, b) => a[0] - b[0]));
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('mapFaults lists a page once per segment that holds it, and reports the rest as outside', (t) => {
   const segments: DataSegment[] = [
     { index: 1, inOffset: 0x2000, size: 0x10000, paddr: 0x100000n },

@@ -7,7 +7,11 @@ import { emptyMceRecord, encodeMceRecord, type MceRecord } from '../src/mce/reco
 import {
   decodeCauseNote,
   decodeMceNote,
+  decodeMceNoteWithProvenance,
   decodeOmittedNote,
+  MCE_PROVENANCE_CRASH_OWN,
+  MCE_PROVENANCE_FATAL,
+  MceOrigin,
   encodeCauseNote,
   encodeMceNote,
   encodeOmittedEntries,
@@ -136,6 +140,28 @@ test('MCE note: count is capped to the records that fit', (t) => {
   const desc = Buffer.from(hexOf('80000000 05000000', FIXTURE_RECORD_LE, '00'.repeat(100)), 'hex');
   t.is(decodeMceNote(desc, 'le').length, 1);
   t.is(decodeMceNote(Buffer.from('ffffffff ffffffff'.replace(/ /g, ''), 'hex'), 'le').length, 0);
+});
+
+test('MCE note provenance: bytes after the records, read back per record; the records alone read as before', (t) => {
+  const provenance = [{ origin: MceOrigin.USER_RECORDS, flags: 0 }, { origin: MceOrigin.KERNEL_LOG, flags: MCE_PROVENANCE_FATAL | MCE_PROVENANCE_CRASH_OWN }];
+  const note = encodeMceNote([FIXTURE_RECORD, FIXTURE_RECORD], 'le', provenance);
+  const desc = parseNotes(note, 'le', 'n').notes[0].desc;
+  t.is(desc.length, 8 + 2 * 128 + 4 + 2 * 8);
+  t.is(desc.subarray(8 + 256).toString('hex'), '08000000' + '0200000000000000' + '0103000000000000');
+  t.deepEqual(decodeMceNoteWithProvenance(desc, 'le'), { records: [FIXTURE_RECORD, FIXTURE_RECORD], provenance });
+  t.is(decodeMceNote(desc, 'le').length, 2, 'a reader of the old layout sees the same records');
+  const be = parseNotes(encodeMceNote([FIXTURE_RECORD], 'be', provenance.slice(1)), 'be', 'n').notes[0].desc;
+  t.deepEqual(decodeMceNoteWithProvenance(be, 'be').provenance, provenance.slice(1));
+});
+
+test('MCE note provenance: absent in the old layout, and ignored when cut short or when records were cut', (t) => {
+  const old = parseNotes(encodeMceNote([FIXTURE_RECORD], 'le'), 'le', 'n').notes[0].desc;
+  t.deepEqual(decodeMceNoteWithProvenance(old, 'le'), { records: [FIXTURE_RECORD] });
+  const full = parseNotes(encodeMceNote([FIXTURE_RECORD], 'le', [{ origin: 1, flags: 3 }]), 'le', 'n').notes[0].desc;
+  t.is(decodeMceNoteWithProvenance(full.subarray(0, full.length - 1), 'le').provenance, undefined);
+  const overCount = Buffer.from(full);
+  overCount.writeUInt32LE(2, 4);
+  t.is(decodeMceNoteWithProvenance(overCount, 'le').provenance, undefined);
 });
 
 test('MCE note: malformed descriptors are BadInputErrors saying what', (t) => {

@@ -53,7 +53,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print a one-line JSON summary on stderr at the end' })
       .option('klog', { type: 'boolean', default: true, describe: "read the crashed kernel's log for machine checks and its panic line (--no-klog to skip)" })
       .option('slim-keep', { choices: ['log', 'none'] as const, default: 'log' as const, describe: "what a slim dump keeps besides headers and notes: the pages of the kernel's log, so that crash can show it, or nothing" })
-      .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log' })
+      .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log; a log past them is a KLOG warning, read as the data streams past (docs/kernel-log.md)' })
       .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
       .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
       .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
@@ -100,7 +100,8 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     });
     progress?.finish();
     const { plan, readErrors } = result;
-    if (!readErrors.listedInDump) process.exitCode = EXIT_INCOMPLETE_LIST;
+    const lateUnlisted = result.lateKernelLog !== undefined && !result.lateKernelLog.listedInDump;
+    if (!readErrors.listedInDump || lateUnlisted) process.exitCode = EXIT_INCOMPLETE_LIST;
     if (args.json) {
       process.stderr.write(
         JSON.stringify({
@@ -123,6 +124,11 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
     say(`cause note: ${plan.cause}`);
     if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
+    if (lateUnlisted) {
+      process.stderr.write(
+        `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
+      );
+    }
     if (!readErrors.listedInDump) {
       process.stderr.write(
         `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,

@@ -29,35 +29,55 @@ export interface FaultMap {
   outside: FaultRange[];
 }
 
-/** Rounds each range out to whole pages (in place), sorts by address, and merges overlapping or touching ranges of one reason. */
+/**
+ * Rounds each range out to whole pages (in place), then gives every page the lowest reason code of the ranges that
+ * cover it (an MCE record says more than a plain address), whichever range starts first; runs of one reason merge.
+ */
 export function normalizeFaults(faults: FaultRange[], pageSize: number): FaultRange[] {
   const page = BigInt(pageSize);
-  const aligned = faults;
-  for (const f of aligned) {
+  for (const f of faults) {
     const start = f.paddr - (f.paddr % page);
     const rawEnd = f.paddr + (f.length > 0n ? f.length : 1n);
     f.length = ((rawEnd + page - 1n) / page) * page - start;
     f.paddr = start;
   }
-  // Lower reason codes win where sources overlap: an MCE record says more than a plain address.
-  aligned.sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : a.reason - b.reason));
+  // A sweep over the range ends: at each boundary, the reasons still open decide what the next stretch is.
+  const edges = faults.flatMap((f, i) => [
+    { at: f.paddr, opens: true, i },
+    { at: f.paddr + f.length, opens: false, i },
+  ]);
+  edges.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  // Per reason: how many of its ranges are open, and the origin of the last one opened (for messages).
+  const open = new Map<number, { count: number; origin: string }>();
   const merged: FaultRange[] = [];
-  for (const f of aligned) {
-    const last = merged[merged.length - 1];
-    const lastEnd = last ? last.paddr + last.length : -1n;
-    if (last && f.paddr <= lastEnd) {
-      const end = f.paddr + f.length;
-      if (end <= lastEnd) continue;
-      if (f.reason === last.reason) {
-        last.length = end - last.paddr;
-        continue;
-      }
-      merged.push({ ...f, paddr: lastEnd, length: end - lastEnd });
-      continue;
+  let from = 0n;
+  let k = 0;
+  while (k < edges.length) {
+    const at = edges[k].at;
+    const winner = lowestOpen(open);
+    if (winner !== undefined && at > from) {
+      const last = merged[merged.length - 1];
+      if (last && last.reason === winner.reason && last.paddr + last.length === from) last.length = at - last.paddr;
+      else merged.push({ paddr: from, length: at - from, reason: winner.reason, origin: winner.origin });
     }
-    merged.push(f);
+    for (; k < edges.length && edges[k].at === at; k++) {
+      const { reason, origin } = faults[edges[k].i];
+      const entry = open.get(reason) ?? { count: 0, origin };
+      entry.count += edges[k].opens ? 1 : -1;
+      if (edges[k].opens) entry.origin = origin;
+      if (entry.count > 0) open.set(reason, entry);
+      else open.delete(reason);
+    }
+    from = at;
   }
   return merged;
+}
+
+/** The lowest reason among those open (reason codes are few, so the map stays small). */
+function lowestOpen(open: Map<number, { origin: string }>): { reason: number; origin: string } | undefined {
+  let best: number | undefined;
+  for (const reason of open.keys()) if (best === undefined || reason < best) best = reason;
+  return best === undefined ? undefined : { reason: best, origin: open.get(best)!.origin };
 }
 
 function firstEndingAfter(faults: readonly FaultRange[], paddr: bigint): number {

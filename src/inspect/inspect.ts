@@ -16,14 +16,19 @@ import { decodeFilterNote, NT_SLIMCORE_FILTER } from '../notes/filter-note.js';
 import { describeFilter, filterJson, type FilterJson } from './filter-report.js';
 import {
   decodeCauseNote,
-  decodeMceNote,
+  decodeMceNoteWithProvenance,
   decodeOmittedNote,
+  MCE_PROVENANCE_CRASH_OWN,
+  MCE_PROVENANCE_FATAL,
+  MceOrigin,
   NT_SLIMCORE_CAUSE,
   NT_SLIMCORE_MCE,
   NT_SLIMCORE_OMITTED,
   reasonName,
   SLIMCORE_NOTE_NAME,
+  type MceProvenance,
 } from '../notes/slimcore-notes.js';
+import { BadInputError } from '../errors.js';
 
 export const INSPECT_JSON_VERSION = 1;
 const VMCOREINFO_KEYS = ['OSRELEASE', 'PAGESIZE', 'CRASHTIME', 'KERNELOFFSET'];
@@ -36,6 +41,8 @@ export interface McePresentation {
   granularityBits: number | null;
   usableAddress: boolean;
   fatal: boolean;
+  /** From the MCE note's provenance table, when it has one: where the record came from, and how it was judged then. */
+  provenance: { origin: string; judgedFatal: boolean; crashOwn: boolean } | null;
 }
 
 export interface InspectReport {
@@ -57,12 +64,21 @@ export interface InspectReport {
   omitted: { count: number; capacity: number; flags: number; entries: { paddr: string; length: string; reason: number; reasonName: string; flags: number }[] }[];
   /** slim-core's FILTER notes: the dump level applied and the pages left out per class. */
   filter: FilterJson[];
+  /** Optional metadata that could not be decoded (a malformed MCE note), one line each. */
+  problems: string[];
   /** What the crashed kernel's log says, when the file holds it (a full dump, or a slim one that kept its pages). */
   kernelLog: { format: string; records: number; panicLine: string | null; mce: McePresentation[] } | { problem: string };
 }
 
-function present(record: MceRecord, origin: RecordOrigin, pageSize: number): McePresentation {
-  const verdict = judgeMce(record, origin, pageSize);
+const PROVENANCE_ORIGINS: Record<number, string> = {
+  [MceOrigin.KERNEL_LOG]: 'kernel-log',
+  [MceOrigin.USER_RECORDS]: 'user-records',
+  [MceOrigin.DUMP_NOTE]: 'dump-note',
+};
+
+function present(record: MceRecord, origin: RecordOrigin, pageSize: number, provenance?: MceProvenance): McePresentation {
+  const crashOwn = provenance ? (provenance.flags & MCE_PROVENANCE_CRASH_OWN) !== 0 : true;
+  const verdict = judgeMce(record, crashOwn ? origin : 'user-records', pageSize);
   return {
     fields: mceRecordToJson(record),
     statusBits: statusBitNames(record.status, record.cpuvendor),
@@ -70,6 +86,9 @@ function present(record: MceRecord, origin: RecordOrigin, pageSize: number): Mce
     granularityBits: verdict.granularityBits ?? null,
     usableAddress: verdict.addressUsable,
     fatal: verdict.fatal,
+    provenance: provenance
+      ? { origin: PROVENANCE_ORIGINS[provenance.origin] ?? `unknown (${provenance.origin})`, judgedFatal: (provenance.flags & MCE_PROVENANCE_FATAL) !== 0, crashOwn }
+      : null,
   };
 }
 
@@ -107,6 +126,7 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       mce: [],
       omitted: [],
       filter: [],
+      problems: [],
       kernelLog: { problem: 'not read from a pipe' },
     };
     if (source.seekable) {
@@ -129,7 +149,13 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
     for (const note of prefix.notes.notes.filter((n) => n.name === SLIMCORE_NOTE_NAME)) {
       if (note.type === NT_SLIMCORE_CAUSE) report.cause.push(decodeCauseNote(note.desc));
       if (note.type === NT_SLIMCORE_MCE) {
-        for (const record of decodeMceNote(note.desc, format.endian)) report.mce.push(present(record, 'dump-note', prefix.pageSize));
+        try {
+          const { records, provenance } = decodeMceNoteWithProvenance(note.desc, format.endian);
+          records.forEach((record, i) => report.mce.push(present(record, 'dump-note', prefix.pageSize, provenance?.[i])));
+        } catch (err) {
+          if (!(err instanceof BadInputError)) throw err;
+          report.problems.push(err.message);
+        }
       }
       if (note.type === NT_SLIMCORE_FILTER) report.filter.push(filterJson(decodeFilterNote(note.desc, format.endian)));
       if (note.type === NT_SLIMCORE_OMITTED) {
@@ -150,7 +176,8 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
 
 function describeRecord(m: McePresentation): string {
   const granularity = m.granularityBits === null ? 'n/a' : `2^${m.granularityBits}`;
-  return `cpu ${m.fields.cpu} bank ${m.fields.bank} status ${m.fields.status} [${m.statusBits.join(' ')}] addr ${m.fields.addr} misc ${m.fields.misc}: address mode ${m.addressMode}, granularity ${granularity}, ${m.usableAddress ? 'usable' : 'not usable'}${m.fatal ? ', fatal' : ''}`;
+  const from = m.provenance ? `, from ${m.provenance.origin}${m.provenance.crashOwn ? '' : ' (not the crash\'s own)'}` : '';
+  return `cpu ${m.fields.cpu} bank ${m.fields.bank} status ${m.fields.status} [${m.statusBits.join(' ')}] addr ${m.fields.addr} misc ${m.fields.misc}: address mode ${m.addressMode}, granularity ${granularity}, ${m.usableAddress ? 'usable' : 'not usable'}${m.fatal ? ', fatal' : ', not fatal'}${from}`;
 }
 
 export function formatInspect(r: InspectReport): string {
@@ -167,6 +194,7 @@ export function formatInspect(r: InspectReport): string {
   if (info.length > 0) lines.push(`VMCOREINFO: ${info.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const c of r.cause) lines.push(`Cause: ${c}`);
   for (const m of r.mce) lines.push(`MCE: ${describeRecord(m)}`);
+  for (const p of r.problems) lines.push(`Warning: ${p}`);
   if ('problem' in r.kernelLog) lines.push(`Kernel log: ${r.kernelLog.problem}`);
   else {
     lines.push(`Kernel log: ${r.kernelLog.records} records (${r.kernelLog.format})${r.kernelLog.panicLine ? `, panic: "${r.kernelLog.panicLine}"` : ', no panic line'}`);

@@ -36,6 +36,8 @@ export interface KernelLog {
   pagesTouched: bigint[];
   /** Every physical page read, whole arrays included (what vmcore-dmesg reads), ascending. */
   pagesRead: bigint[];
+  /** printk-ringbuffer only: records left out because their text block was illegal (corrupt). */
+  skippedRecords: number;
 }
 
 /** Typed reads of kernel memory by virtual address, with VMCOREINFO lookups and a record of what was used. */
@@ -183,15 +185,19 @@ export function readKernelLog(
 ): KernelLog {
   if (vmcoreinfo.size === 0) throw new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
   const reader = new KlogReader(memory, vmcoreinfo, addressMap, endian, wordSize);
-  const done = (format: KernelLog['format'], records: LogRecord[], plainText?: string): KernelLog => ({
+  const done = (format: KernelLog['format'], records: LogRecord[], plainText?: string, skippedRecords = 0): KernelLog => ({
     format,
     records,
+    skippedRecords,
     ...(plainText === undefined ? {} : { plainText }),
     symbolsUsed: reader.symbolsUsed,
     pagesTouched: reader.pagesTouched(),
     pagesRead: reader.pagesRead(),
   });
-  if (reader.symbol('prb') !== undefined) return done('printk-ringbuffer', readPrintkRingbuffer(reader));
+  if (reader.symbol('prb') !== undefined) {
+    const ring = readPrintkRingbuffer(reader);
+    return done('printk-ringbuffer', ring.records, undefined, ring.skipped);
+  }
   if (reader.symbol('log_first_idx') !== undefined) return done('log_buf-records', readLogBufRecords(reader));
   if (reader.symbol('log_buf') !== undefined) {
     const plain = readLogBufPlain(reader);

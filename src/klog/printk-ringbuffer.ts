@@ -9,13 +9,13 @@ import type { KlogReader, LogRecord } from './kernel-log.js';
 export const MAX_RING_ARRAY_BYTES = 256 << 20;
 const MAX_RING_BITS = 30;
 const MAX_STRUCT_BYTES = 4096;
-/** enum desc_state: only these records are printed, as vmcore-dmesg and the kernel's readers do. */
+/** enum desc_state: only these records are printed, as vmcore-dmesg does (the kernel's readers show even fewer). */
 const DESC_COMMITTED = 1n;
 const DESC_FINALIZED = 2n;
 
 const WHAT = 'the printk ring buffer (SYMBOL(prb))';
 
-export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
+export function readPrintkRingbuffer(r: KlogReader): { records: LogRecord[]; skipped: number } {
   const w = r.wordSize;
   const L = r.layout(WHAT, {
     rbSize: 'SIZE(printk_ringbuffer)',
@@ -91,6 +91,7 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
   const textLayout = optionalInfoFields(r, L.textLen, L.infoSize);
 
   const records: LogRecord[] = [];
+  let skipped = 0;
   for (let step = 0n; step <= span; step++) {
     const id = (tailId + step) & idMask;
     const slot = Number(id % BigInt(count));
@@ -106,7 +107,12 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
     const info = slot * L.infoSize;
     r.touch(infosAddr + BigInt(info), L.infoSize);
     touchBlock(r, dataAddr, begin, next, dataSize);
-    const raw = recordText(begin, next, r.u16(infos, info + L.textLen), data, w, wordMask, id);
+    const raw = recordText(begin, next, r.u16(infos, info + L.textLen), data, w, wordMask);
+    // An illegal text block loses that record only, as in the kernel's get_data(): the panic may come after it.
+    if (raw === undefined) {
+      skipped++;
+      continue;
+    }
     records.push({
       seq: r.u64(infos, info + L.seq),
       tsNanos: r.u64(infos, info + L.tsNsec),
@@ -115,7 +121,7 @@ export function readPrintkRingbuffer(r: KlogReader): LogRecord[] {
       raw,
     });
   }
-  return records;
+  return { records, skipped };
 }
 
 /** The data block [begin, next) in the ring, wrapped to the ring's start when it does not fit before its end. */
@@ -138,20 +144,19 @@ function ringLength(field: string, bits: number, elementSize: number, rbAddr: bi
 /**
  * A data block is the writer's id (one word) then the text. Same index for begin and next means no
  * data; begin past next means the block wrapped and lies at the start of the ring. Like vmcore-dmesg,
- * text_len is cut to what the block holds.
+ * text_len is cut to what the block holds. A block the kernel's get_data() would call illegal (longer
+ * than the ring, too short for its id) gives undefined; alignment is not checked, as vmcore-dmesg does not.
  */
-function recordText(begin: bigint, next: bigint, textLen: number, data: Buffer, w: number, wordMask: bigint, id: bigint): Buffer {
+function recordText(begin: bigint, next: bigint, textLen: number, data: Buffer, w: number, wordMask: bigint): Buffer | undefined {
   const size = BigInt(data.length);
   let at = Number(begin % size);
   const end = Number(next % size);
   if (at === end) return Buffer.alloc(0);
   // A block never spans more than the ring plus the ring's unused end, so anything longer is corrupt.
-  if (((next - begin) & wordMask) > 2n * size) {
-    throw new BadInputError(`kernel log: record id ${hex(id)}: text block lpos ${hex(begin)}..${hex(next)} is longer than twice the ${size}-byte data ring`);
-  }
+  if (((next - begin) & wordMask) > 2n * size) return undefined;
   if (at > end) at = 0;
   at += w;
-  if (end < at) throw new BadInputError(`kernel log: record id ${hex(id)}: text block lpos ${hex(begin)}..${hex(next)} is too short to hold its id`);
+  if (end < at) return undefined;
   return Buffer.from(data.subarray(at, at + Math.min(textLen, end - at)));
 }
 

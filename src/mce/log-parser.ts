@@ -14,9 +14,40 @@ export interface ParsedKernelLog {
   records: MceRecord[];
   /** The last "Kernel panic - not syncing: ..." line, from "Kernel panic" on. */
   panicLine?: string;
+  /** mce_panic()'s own last words before panic(): "Machine check: SEVERITY" or "Some CPUs didn't answer in synchronization". */
+  mcePanicReport?: string;
+}
+
+/**
+ * What mce_panic() passes to panic() in Linux 6.1 (arch/x86/kernel/cpu/mce/core.c), and what a second CPU that enters
+ * it panics with (wait_for_panic()). mce_panic() prints "Machine check: SEVERITY" first only when it has a severity
+ * message: the two timeouts have none, so the panic message is all the log says.
+ */
+export const MCE_PANIC_MESSAGES = [
+  'Fatal machine check',
+  'Fatal machine check from unknown source',
+  'Fatal machine check on current CPU',
+  'Local fatal machine check!',
+  'Failed kernel mode recovery',
+  'Timeout: Not all CPUs entered broadcast exception handler',
+  'Timeout: Subject CPUs unable to finish machine check processing',
+  'Too many consecutive machine checks while accessing user data',
+  'Consecutive machine checks to different user pages',
+  'Panicing machine check CPU died',
+] as const;
+
+/**
+ * Whether the log ends in a machine-check panic: its last panic is one of mce_panic()'s messages (any wording naming a
+ * machine check, for other kernels), or mce_panic() reported on the machine check before it panicked.
+ */
+export function endsInMachineCheckPanic(log: ParsedKernelLog): boolean {
+  if (log.panicLine === undefined) return false;
+  const message = log.panicLine.slice(PANIC.length).trim();
+  return (MCE_PANIC_MESSAGES as readonly string[]).includes(message) || /machine check/i.test(message) || log.mcePanicReport !== undefined;
 }
 
 const HW_ERR = '[Hardware Error]:';
+const MCE_PANIC_REPORT = /^(Machine check: .*|Some CPUs didn't answer in synchronization)$/;
 const PANIC = 'Kernel panic - not syncing:';
 
 // A 64-bit value prints as at most 16 hex digits; a longer run is garbage (e.g. text read out of raw memory).
@@ -67,6 +98,7 @@ function registerPairs(payload: string): Array<[string, bigint]> | undefined {
 export function parseMceLog(text: string): ParsedKernelLog {
   const records: MceRecord[] = [];
   let panicLine: string | undefined;
+  let mcePanicReport: string | undefined;
   let current: MceRecord | undefined;
   let sawProcessor = false;
   let sawSmcaRegisters = false;
@@ -83,6 +115,9 @@ export function parseMceLog(text: string): ParsedKernelLog {
   for (const rawLine of text.split(/\r?\n|\r/)) {
     const panicAt = rawLine.indexOf(PANIC);
     if (panicAt >= 0) panicLine = rawLine.slice(panicAt).trimEnd();
+    // Only mce_panic() prints these lines, right before it calls panic().
+    const hwAt = rawLine.lastIndexOf(HW_ERR);
+    if (hwAt >= 0 && MCE_PANIC_REPORT.test(rawLine.slice(hwAt + HW_ERR.length).trim())) mcePanicReport = rawLine.slice(hwAt + HW_ERR.length).trim();
 
     const cpu = CPU_LINE.exec(rawLine);
     if (cpu) {
@@ -138,6 +173,7 @@ export function parseMceLog(text: string): ParsedKernelLog {
   finish();
   const result: ParsedKernelLog = { records };
   if (panicLine !== undefined) result.panicLine = panicLine;
+  if (mcePanicReport !== undefined) result.mcePanicReport = mcePanicReport;
   return result;
 }
 

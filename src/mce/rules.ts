@@ -24,6 +24,8 @@ export interface MceVerdict {
   granularityBits?: number;
   /** Granularity larger than a page. */
   coarse: boolean;
+  /** Granularity above MAX_GRANULARITY_BITS: the address was refused. */
+  tooCoarse: boolean;
   /** Page-aligned range to zero-fill, when any. */
   skip?: { paddr: bigint; length: bigint };
   /** Human reasons, in decision order. */
@@ -163,29 +165,27 @@ function intelAddress(rec: MceRecord): AddressAnalysis {
 }
 
 /**
+ * smca_extract_err_addr(): the LSB sits in MCA_STATUS[29:24] on banks with McaLsbInStatusSupported (address bits
+ * 56:0), else in MCA_ADDR[61:56] (address bits 55:0). Records the kernel logged are already masked.
+ */
+function smcaAddress(rec: MceRecord): { paddr: bigint; granularityBits?: number } {
+  const lsbInStatus = Number((rec.status >> 24n) & 0x3fn);
+  const lsbInAddr = Number((rec.addr >> 56n) & 0x3fn);
+  if (lsbInStatus !== 0) return { paddr: rec.addr & genmask(56, lsbInStatus), granularityBits: lsbInStatus };
+  if (lsbInAddr !== 0) return { paddr: rec.addr & genmask(55, lsbInAddr), granularityBits: lsbInAddr };
+  return { paddr: rec.addr & genmask(56, 0) };
+}
+
+const SMCA_COARSE = 'the kernel would act on the page holding the address only';
+
+/**
  * AMD: amd_mce_usable_address() of the current kernel, with what a record cannot tell approximated:
  * SMCA from isSmcaRecord(), and MCA_CONFIG[PhysAddrValidSupported] by PADDRV itself being set.
  */
 function amdAddress(rec: MceRecord): AddressAnalysis {
-  const kernelCoarse = 'the kernel would act on the page holding the address only';
+  const kernelCoarse = SMCA_COARSE;
   const smca = isSmcaRecord(rec);
-  let paddr = rec.addr;
-  let granularityBits: number | undefined;
-  if (smca) {
-    // smca_extract_err_addr(): the LSB sits in MCA_STATUS[29:24] on banks with McaLsbInStatusSupported (address
-    // bits 56:0), else in MCA_ADDR[61:56] (address bits 55:0). Records the kernel logged are already masked.
-    const lsbInStatus = Number((rec.status >> 24n) & 0x3fn);
-    const lsbInAddr = Number((rec.addr >> 56n) & 0x3fn);
-    if (lsbInStatus !== 0) {
-      granularityBits = lsbInStatus;
-      paddr = rec.addr & genmask(56, lsbInStatus);
-    } else if (lsbInAddr !== 0) {
-      granularityBits = lsbInAddr;
-      paddr = rec.addr & genmask(55, lsbInAddr);
-    } else {
-      paddr = rec.addr & genmask(56, 0);
-    }
-  }
+  const { paddr, granularityBits } = smca ? smcaAddress(rec) : { paddr: rec.addr, granularityBits: undefined };
   const extra = { granularityBits, kernelCoarse };
   if (!smca) {
     // Legacy northbridge: DRAM ECC errors are bank 4 with extended error code 8; bank 4 has no POISON bit.
@@ -205,12 +205,26 @@ function amdAddress(rec: MceRecord): AddressAnalysis {
   );
 }
 
-function analyzeAddress(rec: MceRecord): AddressAnalysis {
+function vendorAddress(rec: MceRecord): AddressAnalysis {
   if ((rec.status & MCI_STATUS.ADDRV) === 0n) return notUsable(rec.addr, 'ADDRV clear (no address)', 'no address');
   if (isIntelLike(rec.cpuvendor)) return intelAddress(rec);
-  // As in the kernel's mce_usable_address(), only AMD takes the AMD rule; Hygon falls to the default branch.
+  // As in the kernel's mce_usable_address(), only AMD takes the AMD rule; Hygon falls to the default branch, but its
+  // address was still extracted by smca_extract_err_addr() (mce_flags.smca is set on Hygon too).
   if (rec.cpuvendor === CPU_VENDOR.AMD) return amdAddress(rec);
+  if (rec.cpuvendor === CPU_VENDOR.HYGON) return { usable: true, ...smcaAddress(rec), kernelCoarse: SMCA_COARSE };
   return { usable: true, paddr: rec.addr, kernelCoarse: '' };
+}
+
+/** Coarser than this, a granularity names no pages worth zero-filling: the address is refused (MCE_COARSE_GRANULARITY). */
+export const MAX_GRANULARITY_BITS = 30;
+
+function analyzeAddress(rec: MceRecord): AddressAnalysis {
+  const a = vendorAddress(rec);
+  if (a.usable && a.granularityBits !== undefined && a.granularityBits > MAX_GRANULARITY_BITS) {
+    const why = `granularity 2^${a.granularityBits} is coarser than the 2^${MAX_GRANULARITY_BITS} (1 GiB) slim-core accepts`;
+    return { ...a, usable: false, why, short: `granularity 2^${a.granularityBits}` };
+  }
+  return a;
 }
 
 /** Applies the decision table to one record. `pageSize` is the dump's page size (VMCOREINFO PAGESIZE). */
@@ -228,6 +242,7 @@ export function judgeMce(rec: MceRecord, origin: RecordOrigin, pageSize: number)
     fatal: false,
     addressUsable: a.usable,
     coarse,
+    tooCoarse: a.granularityBits !== undefined && a.granularityBits > MAX_GRANULARITY_BITS,
     messages: [],
   };
   if (a.mode !== undefined) verdict.addressMode = a.mode;

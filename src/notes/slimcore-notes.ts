@@ -103,15 +103,52 @@ export function decodeCauseNote(desc: Buffer): string {
 
 // ---- MCE ----
 
-/** The MCE note: u32 record_size (128), u32 count, then the records in `struct mce` layout. */
-export function encodeMceNote(records: readonly MceRecord[], endian: Endian): Buffer {
-  const descSize = MCE_NOTE_HEADER_SIZE + records.length * MCE_RECORD_SIZE;
-  if (descSize > MAX_DESC) throw new RangeError(`MCE note: ${records.length} records do not fit in one note`);
-  const desc = Buffer.alloc(descSize);
+/** Where a record in an MCE note came from: the provenance table's origin byte. */
+export const MceOrigin = { UNKNOWN: 0, KERNEL_LOG: 1, USER_RECORDS: 2, DUMP_NOTE: 3 } as const;
+/** Provenance flags: how slim-core judged the record when it wrote the note. */
+export const MCE_PROVENANCE_FATAL = 1;
+/** The record was judged as the crash's own (an input MCE note, or a log ending in a machine-check panic). */
+export const MCE_PROVENANCE_CRASH_OWN = 2;
+export const MCE_PROVENANCE_ENTRY_SIZE = 8;
+
+export interface MceProvenance {
+  origin: number;
+  flags: number;
+}
+
+/**
+ * The MCE note: u32 record_size (128), u32 count, then the records in `struct mce` layout; then, when `provenance`
+ * is given (one per record), u32 entry_size (8) and per record u8 origin, u8 flags, 6 zero bytes. `roomFor` records
+ * (at least the records given) are reserved, so that a sink that can patch may add records later in place.
+ */
+export function encodeMceNote(records: readonly MceRecord[], endian: Endian, provenance?: readonly MceProvenance[], roomFor = records.length): Buffer {
+  const room = Math.max(roomFor, records.length);
+  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_MCE, encodeMceDesc(records, endian, provenance, mceDescSize(room, provenance !== undefined)), endian);
+}
+
+/** Descriptor bytes an MCE note needs for `records` records, with or without the provenance table. */
+export function mceDescSize(records: number, withProvenance: boolean): number {
+  return MCE_NOTE_HEADER_SIZE + records * MCE_RECORD_SIZE + (withProvenance ? 4 + records * MCE_PROVENANCE_ENTRY_SIZE : 0);
+}
+
+/** An MCE descriptor of exactly `size` bytes (zero after the table), to write or to patch in place. */
+export function encodeMceDesc(records: readonly MceRecord[], endian: Endian, provenance: readonly MceProvenance[] | undefined, size: number): Buffer {
+  if (provenance && provenance.length !== records.length) throw new RangeError(`MCE note: ${provenance.length} provenance entries for ${records.length} records`);
+  if (size < mceDescSize(records.length, provenance !== undefined)) throw new RangeError(`MCE note: ${records.length} records do not fit in ${size} bytes`);
+  if (size > MAX_DESC) throw new RangeError(`MCE note: ${records.length} records do not fit in one note`);
+  const recordsEnd = MCE_NOTE_HEADER_SIZE + records.length * MCE_RECORD_SIZE;
+  const desc = Buffer.alloc(size);
   writeU32(desc, 0, MCE_RECORD_SIZE, endian);
   writeU32(desc, 4, records.length, endian);
   records.forEach((rec, i) => encodeMceRecord(rec, endian).copy(desc, MCE_NOTE_HEADER_SIZE + i * MCE_RECORD_SIZE));
-  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_MCE, desc, endian);
+  if (provenance) {
+    writeU32(desc, recordsEnd, MCE_PROVENANCE_ENTRY_SIZE, endian);
+    provenance.forEach((p, i) => {
+      desc[recordsEnd + 4 + i * MCE_PROVENANCE_ENTRY_SIZE] = p.origin;
+      desc[recordsEnd + 5 + i * MCE_PROVENANCE_ENTRY_SIZE] = p.flags;
+    });
+  }
+  return desc;
 }
 
 /**
@@ -119,6 +156,14 @@ export function encodeMceNote(records: readonly MceRecord[], endian: Endian): Bu
  * count is capped to the records that fit whole in the descriptor.
  */
 export function decodeMceNote(desc: Buffer, endian: Endian): MceRecord[] {
+  return decodeMceNoteWithProvenance(desc, endian).records;
+}
+
+/**
+ * The records and, when the note has a whole provenance table after them (slim-core writes one since the second
+ * layout), each record's provenance; older notes and notes of other writers have none.
+ */
+export function decodeMceNoteWithProvenance(desc: Buffer, endian: Endian): { records: MceRecord[]; provenance?: MceProvenance[] } {
   if (desc.length < MCE_NOTE_HEADER_SIZE) {
     throw new BadInputError(`SLIMCORE MCE note: descriptor of ${desc.length} bytes is shorter than its 8-byte header`);
   }
@@ -134,7 +179,12 @@ export function decodeMceNote(desc: Buffer, endian: Endian): MceRecord[] {
     const at = MCE_NOTE_HEADER_SIZE + i * recordSize;
     records.push(decodeMceRecord(desc.subarray(at, at + recordSize), endian, recordSize));
   }
-  return records;
+  const tableAt = MCE_NOTE_HEADER_SIZE + n * recordSize;
+  if (n !== count || desc.length < tableAt + 4) return { records };
+  const entrySize = readU32(desc, tableAt, endian);
+  if (entrySize < 2 || desc.length < tableAt + 4 + n * entrySize) return { records };
+  const provenance = records.map((_, i) => ({ origin: desc[tableAt + 4 + i * entrySize], flags: desc[tableAt + 5 + i * entrySize] }));
+  return { records, provenance };
 }
 
 // ---- OMITTED ----

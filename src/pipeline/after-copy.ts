@@ -44,6 +44,8 @@ export interface CaptureReport {
   cause: string;
   readErrors: { pages: number; listedInDump: boolean; ranges: { segment: number; paddr: string; length: string; fileOffset: string; error: string }[] };
   omitted: { paddr: string; length: string; reason: number }[];
+  /** A kernel log read as a pipe streamed past: whether its ranges are zero in the dump and listed there. */
+  kernelLogAfterCopy?: { listedInDump: boolean; records: number; ranges: { segment: number; paddr: string; length: string; reason: number }[] };
 }
 
 export async function writeReport(file: string, report: CaptureReport): Promise<void> {

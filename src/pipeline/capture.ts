@@ -7,10 +7,13 @@ import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandle
 import { hex } from '../elf/byte-order.js';
 import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
+import { warnAboutPrefix } from '../dump/prefix-warnings.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
 import { fdReadAt } from '../klog/physical-memory.js';
-import { findKernelLog } from './kernel-log-source.js';
+import { findKernelLog, namesKernelLog, type KernelLogFindings } from './kernel-log-source.js';
+import { LateKernelLog } from './late-kernel-log.js';
+import { finishLateLog, lateLogReport, LATE_LOG_CAUSE_RESERVE, LATE_LOG_MCE_RESERVE, LATE_LOG_OMITTED_RESERVE, type LateLogOutcome } from './late-log-patch.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
@@ -80,6 +83,16 @@ export interface CaptureResult {
   readErrors: ReadErrorOutcome;
   /** What the page filter left out, when it ran. */
   filter?: FilterSummary;
+  /** A log beyond a pipe's look-ahead, read as the data streamed past, when it named machine checks. */
+  lateKernelLog?: LateLogOutcome;
+}
+
+/** On a pipe whose look-ahead cannot reach the log, a full dump gathers it from the stream. */
+async function lateKernelLog(prefix: DumpPrefix, forward: ForwardReader | undefined, beyond: number | undefined, plan: CapturePlan, onNotice?: (line: string) => void) {
+  if (!forward || beyond === undefined || plan.mode !== 'full') return undefined;
+  const late = LateKernelLog.plan(prefix, forward, plan.copySegments);
+  onNotice?.('kernel log: gathering it as the data streams past');
+  return late;
 }
 
 async function readPrefix(source: ByteSource, lookahead: number): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
@@ -88,17 +101,30 @@ async function readPrefix(source: ByteSource, lookahead: number): Promise<{ pref
   return { prefix: await readDumpPrefix(forward.rangeReader()), forward };
 }
 
-/** The kernel log's findings, or undefined (with a notice saying why) when it cannot be found. */
-async function kernelLogOf(prefix: DumpPrefix, source: ByteSource, forward: ForwardReader | undefined, onNotice?: (line: string) => void) {
+/**
+ * The kernel log's findings; or where it lies when a pipe's look-ahead cannot reach it, a KLOG warning (--strict
+ * refuses): the same bytes from a file would have been read. A log that cannot be read otherwise is a notice.
+ */
+async function kernelLogOf(
+  prefix: DumpPrefix,
+  source: ByteSource,
+  forward: ForwardReader | undefined,
+  warn: WarningHandler,
+  onNotice?: (line: string) => void,
+): Promise<{ findings?: KernelLogFindings; beyondLookahead?: number }> {
   const found = forward
     ? await findKernelLog(prefix, (offset, length) => forward.peek(offset, length), (offset) => forward.fillTo(offset))
     : await findKernelLog(prefix, fdReadAt(source.fd, source.name));
   if ('problem' in found) {
-    onNotice?.(`${found.problem}; going on without it`);
-    return undefined;
+    // A log the look-ahead cannot reach is there and matters (a memblock ring high in RAM, with many CPUs).
+    if (found.beyondLookahead !== undefined && namesKernelLog(prefix)) {
+      warn({ code: 'KLOG', message: `${found.problem}: machine checks it names are not known before the data` });
+    } else onNotice?.(`${found.problem}; going on without it`);
+    return { beyondLookahead: found.beyondLookahead };
   }
-  onNotice?.(`kernel log: ${found.log.records.length} records (${found.log.format}), ${found.records.length} machine-check record(s)${found.panicLine ? `, "${found.panicLine}"` : ''}`);
-  return found;
+  const skipped = found.log.skippedRecords > 0 ? `, ${found.log.skippedRecords} corrupt record(s) left out` : '';
+  onNotice?.(`kernel log: ${found.log.records.length} records (${found.log.format})${skipped}, ${found.records.length} machine-check record(s)${found.panicLine ? `, "${found.panicLine}"` : ''}`);
+  return { findings: found };
 }
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
@@ -111,15 +137,16 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   try {
     checkDumpLevel(dumpLevel, !source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
-    if (prefix.badPageSize !== undefined) {
-      warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
-    }
+    warnAboutPrefix(prefix, warn);
     const segments = dataSegments(prefix, source.size);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
-    const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
+    const klogState = options.kernelLog === false ? {} : await kernelLogOf(prefix, source, forward, warn, options.onNotice);
+    const klog = klogState.findings;
+    // A log a pipe's look-ahead cannot reach is read as it streams past; room for what it may add to our notes.
+    const lateRoom = klogState.beyondLookahead !== undefined && sink.canPatch;
     const planInput: PlanInput = {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
@@ -128,9 +155,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
       canKeep: (index, _start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
-      omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,
+      omittedReserve: (recovers && sink.canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
       readErrorsUnlisted: recovers && !sink.canPatch,
-      causeReserve: recovers && sink.canPatch ? CAUSE_RESERVE : 0,
+      causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && sink.canPatch ? CAUSE_RESERVE : 0,
+      mceReserve: lateRoom ? LATE_LOG_MCE_RESERVE : 0,
       panicLine: options.panicLine ?? klog?.panicLine,
       onWarning: warn,
       onNotice: options.onNotice,
@@ -144,6 +172,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
     }
+    const late = await lateKernelLog(prefix, forward, klogState.beyondLookahead, plan, options.onNotice);
     // Nothing more to read: closing the input now lets a pipe's producer see EPIPE.
     if (copy.length === 0) await source.close();
     const outputPrefix: DumpPrefix = { ...prefix, phdrs: plan.outputPhdrs, phnum: plan.outputPhdrs.length, noteIndex: plan.outputNoteIndex };
@@ -154,7 +183,12 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const progress: SerializerProgress = { written: 0, onProgress: options.onProgress, pool };
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
-      if (forward) yield* forward.segments(copy, chunkSize, pool);
+      if (forward) {
+        for await (const event of forward.segments(copy, chunkSize, pool)) {
+          late?.observe(event);
+          yield event;
+        }
+      }
       else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
@@ -179,7 +213,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (errors.pages > 0 && sink.canPatch && progress.layout) {
       await patchReadErrors(sink, progress.layout, plan, prefix.notes.end, prefix.format.endian, errors);
     }
-    const cause = plan.causeAfterCopy(errors.pages);
+    const lateLog = late ? await finishLateLog(async () => late.read(), plan, sink, progress.layout, prefix.notes.end, prefix.format.endian, prefix.pageSize, options.onNotice) : undefined;
+    const cause = lateLog?.cause ?? plan.causeAfterCopy(errors.pages);
     if (options.report) {
       await writeReport(options.report, {
         version: 1,
@@ -192,7 +227,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
           listedInDump,
           ranges: errors.ranges.map((r) => ({ segment: r.segmentIndex, paddr: hex(r.paddr), length: hex(r.length), fileOffset: hex(r.fileOffset), error: r.error })),
         },
-        omitted: plan.omitted.map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
+        omitted: [...plan.omitted, ...(lateLog?.listedInDump ? lateLog.entries : [])].map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
+        ...(lateLog ? { kernelLogAfterCopy: lateLogReport(lateLog) } : {}),
       });
     }
     for (const range of errors.ranges) options.onNotice?.(`read error: zero-filled ${describeRange(range)}`);
@@ -207,6 +243,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
       filter: filter.outcome?.summary,
+      lateKernelLog: lateLog,
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);

@@ -9,7 +9,7 @@ import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesg } from '../klog/dmesg-format.js';
 import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
 import { fdReadAt, memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
-import { parseMceLog } from '../mce/log-parser.js';
+import { endsInMachineCheckPanic, parseMceLog } from '../mce/log-parser.js';
 import type { SourcedRecord } from './plan.js';
 
 /** Reads of a file range that may come back short where the bytes are not at hand (beyond a pipe's look-ahead). */
@@ -29,12 +29,10 @@ export interface KernelLogFindings {
 const LOOKAHEAD_STEP = 4 << 20;
 const MAX_ATTEMPTS = 64;
 
-const MACHINE_CHECK_PANIC = /machine check/i;
-
 function findingsFrom(log: KernelLog): KernelLogFindings {
   const parsed = parseMceLog(formatDmesg(log));
   // Only a log that ends in a machine-check panic makes its records the cause of this crash.
-  const judgeAs = parsed.panicLine && MACHINE_CHECK_PANIC.test(parsed.panicLine) ? ('kernel-log' as const) : ('user-records' as const);
+  const judgeAs = endsInMachineCheckPanic(parsed) ? ('kernel-log' as const) : ('user-records' as const);
   return {
     log,
     records: parsed.records.map((record) => ({ record, origin: 'kernel-log' as const, from: "the crashed kernel's log", judgeAs })),
@@ -42,6 +40,19 @@ function findingsFrom(log: KernelLog): KernelLogFindings {
     pages: log.pagesTouched,
     wholeArrayPages: log.pagesRead,
   };
+}
+
+/** One synchronous read of the log through `readAt`; throws what readKernelLog() throws. */
+export function readLogNow(prefix: DumpPrefix, readAt: ReadAt): KernelLogFindings {
+  const vmcoreinfo = prefix.vmcoreinfo ?? new Map<string, string>();
+  const addressMap = buildAddressMap(prefix.phdrs, vmcoreinfo, prefix.header.machine);
+  const memory = memoryFromSegments(prefix.phdrs, readAt);
+  return findingsFrom(readKernelLog(memory, vmcoreinfo, addressMap, prefix.format.endian, wordSizeOf(prefix.header.machine, prefix.format)));
+}
+
+/** Whether VMCOREINFO names a log at all (as readKernelLog() looks for one): else there is nothing to miss. */
+export function namesKernelLog(prefix: DumpPrefix): boolean {
+  return ['prb', 'log_first_idx', 'log_buf'].some((name) => prefix.vmcoreinfo?.has(`SYMBOL(${name})`));
 }
 
 /**
@@ -52,13 +63,11 @@ export async function findKernelLog(
   prefix: DumpPrefix,
   readAt: ReadAt,
   readAhead?: (offset: number) => Promise<boolean>,
-): Promise<KernelLogFindings | { problem: string; error: SlimCoreError }> {
+): Promise<KernelLogFindings | { problem: string; error: SlimCoreError; beyondLookahead?: number }> {
   if (!prefix.vmcoreinfo) {
     const error = new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
     return { problem: error.message, error };
   }
-  const addressMap = buildAddressMap(prefix.phdrs, prefix.vmcoreinfo, prefix.header.machine);
-  const wordSize = wordSizeOf(prefix.header.machine, prefix.format);
   for (let attempt = 0; ; attempt++) {
     let firstMissing = Infinity;
     const recordingReadAt: ReadAt = (offset, length) => {
@@ -67,14 +76,15 @@ export async function findKernelLog(
       return got;
     };
     try {
-      const memory = memoryFromSegments(prefix.phdrs, recordingReadAt);
-      return findingsFrom(readKernelLog(memory, prefix.vmcoreinfo, addressMap, prefix.format.endian, wordSize));
+      return readLogNow(prefix, recordingReadAt);
     } catch (err) {
       if (!isSlimCoreError(err)) throw err;
       const canRetry = readAhead && firstMissing !== Infinity && attempt < MAX_ATTEMPTS;
       if (!canRetry || !(await readAhead(firstMissing + LOOKAHEAD_STEP))) {
-        const where = readAhead && firstMissing !== Infinity ? ` (it lies beyond the look-ahead, at file offset ${hex(firstMissing)} or later)` : '';
-        return { problem: `${err.message}${where}`, error: err };
+        if (readAhead && firstMissing !== Infinity) {
+          return { problem: `${err.message} (it lies beyond the look-ahead, at file offset ${hex(firstMissing)} or later)`, error: err, beyondLookahead: firstMissing };
+        }
+        return { problem: err.message, error: err };
       }
     }
   }

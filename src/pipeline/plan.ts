@@ -1,6 +1,6 @@
 // Decides what to write before the header goes out: the mode, the pages to skip, and our notes.
 
-import type { WarningHandler } from '../errors.js';
+import { BadInputError, type WarningHandler } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
 import { dataSegments, type DataSegment, type DumpMode } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
@@ -11,14 +11,18 @@ import type { UserFault } from '../faults/fault-input.js';
 import type { MceRecord } from '../mce/record.js';
 import { describeMceCause, judgeMce, type MceVerdict, type RecordOrigin } from '../mce/rules.js';
 import {
-  decodeMceNote,
+  decodeMceNoteWithProvenance,
   encodeCauseNote,
   encodeMceNote,
   encodeOmittedNote,
+  MCE_PROVENANCE_CRASH_OWN,
+  MCE_PROVENANCE_FATAL,
+  MceOrigin,
   NT_SLIMCORE_MCE,
   OMITTED_FLAG_MAY_BE_INCOMPLETE,
   OmitReason,
   SLIMCORE_NOTE_NAME,
+  type MceProvenance,
   type OmittedEntry,
 } from '../notes/slimcore-notes.js';
 
@@ -51,6 +55,8 @@ export interface PlanInput {
   readErrorsUnlisted?: boolean;
   /** Spare CAUSE bytes so that a sink that can patch may restate the cause after the copy. */
   causeReserve?: number;
+  /** Spare MCE records in our MCE note (written even when empty), for records found after the copy. */
+  mceReserve?: number;
   onWarning: WarningHandler;
   /** Informational lines for the summary (records judged, pages skipped). */
   onNotice?: (line: string) => void;
@@ -94,14 +100,53 @@ export interface CapturePlan {
   omittedCapacity: number;
   omittedFlags: number;
   causeDescSize: number;
+  /** Offset of our MCE note inside noteBytes, and its descriptor size (0 when there is none). */
+  mceNoteOffset: number;
+  mceDescSize: number;
   /** The CAUSE text once the copy is done, given how many pages failed to read. */
   causeAfterCopy(readErrorPages: number): string;
 }
 
-function recordsFromDump(prefix: DumpPrefix): SourcedRecord[] {
+/**
+ * Records of the input's MCE notes. A note slim-core wrote says where each record came from, and is judged as it was
+ * then; one without that (an older slim-core, a crashing kernel) counts as the crash's own. A malformed note is
+ * optional metadata: a warning, and the note is still kept byte for byte with the others.
+ */
+function recordsFromDump(prefix: DumpPrefix, warn: WarningHandler): SourcedRecord[] {
   return prefix.notes.notes
     .filter((n) => n.name === SLIMCORE_NOTE_NAME && n.type === NT_SLIMCORE_MCE)
-    .flatMap((n) => decodeMceNote(n.desc, prefix.format.endian).map((record) => ({ record, origin: 'dump-note' as const, from: 'the input MCE note' })));
+    .flatMap((n) => {
+      let decoded: ReturnType<typeof decodeMceNoteWithProvenance>;
+      try {
+        decoded = decodeMceNoteWithProvenance(n.desc, prefix.format.endian);
+      } catch (err) {
+        if (!(err instanceof BadInputError)) throw err;
+        warn({ code: 'MCE_NOTE_MALFORMED', message: `${err.message}: its records are not used; the note is kept as it is` });
+        return [];
+      }
+      return decoded.records.map((record, i): SourcedRecord => {
+        const p = decoded.provenance?.[i];
+        if (!p) return { record, origin: 'dump-note', from: 'the input MCE note' };
+        const crashOwn = (p.flags & MCE_PROVENANCE_CRASH_OWN) !== 0;
+        return { record, origin: 'dump-note', from: `the input MCE note (${originName(p.origin)})`, judgeAs: crashOwn ? 'dump-note' : 'user-records' };
+      });
+    });
+}
+
+const ORIGIN_CODES: Record<RecordOrigin, number> = { 'kernel-log': MceOrigin.KERNEL_LOG, 'user-records': MceOrigin.USER_RECORDS, 'dump-note': MceOrigin.DUMP_NOTE };
+const ORIGIN_NAMES: Record<number, string> = {
+  [MceOrigin.KERNEL_LOG]: "first read from the crashed kernel's log",
+  [MceOrigin.USER_RECORDS]: "first given by the user's records",
+  [MceOrigin.DUMP_NOTE]: 'first read from an MCE note',
+};
+function originName(code: number): string {
+  return ORIGIN_NAMES[code] ?? `origin ${code}`;
+}
+
+/** What the MCE note says of a record it carries: its origin, and how it was judged. */
+export function provenanceOf(r: JudgedRecord): MceProvenance {
+  const crashOwn = (r.judgeAs ?? r.origin) !== 'user-records';
+  return { origin: ORIGIN_CODES[r.origin], flags: (r.verdict.fatal ? MCE_PROVENANCE_FATAL : 0) | (crashOwn ? MCE_PROVENANCE_CRASH_OWN : 0) };
 }
 
 function reasonForRecord(origin: RecordOrigin): number {
@@ -131,11 +176,28 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
     parts.push(`${zeroed.length} range(s) zero-filled: ${zeroed.slice(0, 4).map((e) => `${hex(e.paddr)}+${hex(e.length)}`).join(', ')}${zeroed.length > 4 ? ', ...' : ''}`);
   }
   if (readErrorPages > 0) parts.push(`${readErrorPages} unreadable page(s) zero-filled (read errors)`);
-  if (parts.length === 0) parts.push('no pages were omitted');
+  // Where read errors cannot be listed in the dump, this text is final before the copy: it must not promise "none".
+  if (parts.length === 0) parts.push(readErrorsUnlisted ? 'no known faulty pages' : 'no pages were omitted');
   if (readErrorsUnlisted) parts.push('pages that fail to read are listed only in the capture report');
   const first = records[0];
   const error = first ? `memory error: ${describeMceCause(first.record)}${panic}; ` : panicLine ? `${panicLine}; ` : '';
   return `${error}full dump; ${parts.join('; ')}`;
+}
+
+/** Records that leave pages at risk in a full dump, or that the user gave for nothing: warnings (--strict refuses). */
+function warnAboutRecords(records: readonly JudgedRecord[], warn: WarningHandler): void {
+  for (const { record, verdict, from, origin } of records) {
+    if (!verdict.valid) continue;
+    const which = `MCE record from ${from} (bank ${record.bank}, addr ${hex(record.addr)})`;
+    if (verdict.tooCoarse) {
+      warn({ code: 'MCE_COARSE_GRANULARITY', message: `${which}: granularity 2^${verdict.granularityBits} is coarser than 1 GiB: address refused, nothing skipped` });
+    } else if (verdict.uncorrected && !verdict.addressUsable) {
+      warn({ code: 'MCE_ADDRESS_NOT_USABLE', message: `${which}: uncorrected error without a usable address: its page cannot be skipped` });
+    }
+    if (!verdict.uncorrected && origin === 'user-records') {
+      warn({ code: 'MCE_CORRECTED', message: `${which}: a corrected error: nothing skipped` });
+    }
+  }
 }
 
 /** The slim table, or the input's own table for a full dump, with the segments whose bytes get copied. */
@@ -152,7 +214,7 @@ function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode:
 
 export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
   const endian: Endian = prefix.format.endian;
-  const records: JudgedRecord[] = [...recordsFromDump(prefix), ...input.extraRecords].map((r) => ({
+  const records: JudgedRecord[] = [...recordsFromDump(prefix, input.onWarning), ...input.extraRecords].map((r) => ({
     ...r,
     verdict: judgeMce(r.record, r.judgeAs ?? r.origin, prefix.pageSize),
   }));
@@ -173,6 +235,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     ...input.userFaults.map((f) => ({ paddr: f.paddr, length: f.length, reason: OmitReason.USER, origin: f.origin })),
     ...(mode === 'full' ? (input.filter?.faults ?? []) : []),
   ];
+  if (mode === 'full') warnAboutRecords(records, input.onWarning);
   const table = outputTable(prefix, segments, mode, input);
   const normalized = normalizeFaults(faults, prefix.pageSize);
   const faultMap = mapFaults(normalized, table.copy);
@@ -200,8 +263,12 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
 
   const causeNote = encodeCauseNote(cause, endian, copies ? (input.causeReserve ?? 0) : 0);
   // Records from an MCE note in the input are already there, kept byte for byte with the other notes.
-  const newRecords = records.filter((r) => r.origin !== 'dump-note').map((r) => r.record);
-  const mceNote = newRecords.length > 0 ? encodeMceNote(newRecords, endian) : Buffer.alloc(0);
+  const newRecords = records.filter((r) => r.origin !== 'dump-note');
+  const mceReserve = input.mceReserve ?? 0;
+  const mceNote =
+    newRecords.length + mceReserve > 0
+      ? encodeMceNote(newRecords.map((r) => r.record), endian, newRecords.map(provenanceOf), newRecords.length + mceReserve)
+      : Buffer.alloc(0);
   const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
   return {
     mode,
@@ -218,6 +285,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     omittedCapacity,
     omittedFlags,
     causeDescSize: endian === 'le' ? causeNote.readUInt32LE(4) : causeNote.readUInt32BE(4),
+    mceNoteOffset: causeNote.length,
+    mceDescSize: mceNote.length === 0 ? 0 : endian === 'le' ? mceNote.readUInt32LE(4) : mceNote.readUInt32BE(4),
     causeAfterCopy: (readErrorPages) => causeText(facts, readErrorPages, readErrorsUnlisted),
   };
 }
