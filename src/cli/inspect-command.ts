@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatInspect, inspectDump } from '../inspect/inspect.js';
 import { pathArgument } from './format.js';
+import { writeStdout } from './stdout.js';
 
 export const inspectCommand: CommandModule<object, { file: string; json: boolean }> = {
   command: 'inspect <file>',
@@ -13,6 +14,6 @@ export const inspectCommand: CommandModule<object, { file: string; json: boolean
       .option('json', { type: 'boolean', default: false, describe: 'print stable JSON (docs/inspect-json.md)' }) as unknown as Argv<{ file: string; json: boolean }>,
   handler: async (args) => {
     const report = await inspectDump(pathArgument(args.file, 'file'));
-    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
+    await writeStdout(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
   },
 };

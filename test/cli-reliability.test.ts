@@ -1,0 +1,163 @@
+// The CLI under stress that a capture kernel can meet: signals, bad numbers, closed pipes, broken tables, devices.
+
+import test, { type ExecutionContext } from 'ava';
+import { spawn, execFileSync } from 'node:child_process';
+import { open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
+import { CLI, runCli, runShell } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+import { readBack } from './helpers/read-dump.js';
+import { realFixturePath } from './helpers/fixture.js';
+
+function oneLine(t: ExecutionContext, stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  t.is(lines.length, 1, `one line: ${stderr}`);
+  t.regex(lines[0], pattern);
+  t.notRegex(stderr, /\n\s+at /, 'no stack trace');
+}
+
+async function syntheticFile(t: ExecutionContext, name: string, opts: Parameters<typeof makeSyntheticVmcore>[0] = {}) {
+  const dir = await tempDir(t, 'rel');
+  const dump = makeSyntheticVmcore({ segments: [{ paddr: 0x100000n, size: 3 << 20 }, { paddr: 0x2000000n, size: 1 << 20 }], ...opts });
+  const file = path.join(dir, name);
+  await writeFile(file, dump.bytes);
+  return { dir, dump, file };
+}
+
+const waitFor = async (what: string, check: () => Promise<boolean>) => {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+};
+
+for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  test(`${signal} in the middle of a capture from a slow pipe: exit ${code}, the reason said, no .partial left`, async (t) => {
+    const { dir, dump, file } = await syntheticFile(t, 'in.elf');
+    const out = path.join(dir, 'out.elf');
+    const child = spawn(process.execPath, [CLI, '-', '--mode', 'full', '--no-klog', '--json', '-o', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdin.on('error', () => undefined);
+    const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    // The headers and half the first segment; the rest never comes, as from a producer that is stuck.
+    child.stdin.write(dump.bytes.subarray(0, dump.segments[0].fileOffset + (1 << 20)));
+    const partial = async () => (await readdir(dir)).find((f) => f.endsWith('.partial'));
+    await waitFor('the partial file to get data', async () => {
+      const name = await partial();
+      return name !== undefined && (await stat(path.join(dir, name))).size > 0;
+    });
+    const name = (await partial())!;
+    child.kill(signal);
+    t.is(await exited, code, stderr);
+    t.deepEqual(await readdir(dir), ['in.elf'], 'the partial output is gone');
+    const lines = stderr.trimEnd().split('\n');
+    t.regex(lines[0], new RegExp(`^slim-core: capture stopped by ${signal}; removed the unfinished .*${name.replace(/\./g, '\\.')}$`));
+    t.like(JSON.parse(lines[1]), { result: 'interrupted', exitCode: code, signal });
+    child.stdin.destroy();
+    void file;
+  });
+}
+
+test('--lookahead abc and --chunk-size 0 are usage errors (exit 2), before anything is read', async (t) => {
+  const { dir, file } = await syntheticFile(t, 'in.elf');
+  for (const [option, value] of [['--lookahead', 'abc'], ['--chunk-size', '0'], ['--chunk-size', '4096.5'], ['--max-read-errors', '-1']]) {
+    const r = await runCli([file, '--mode', 'full', '-o', path.join(dir, 'o.elf'), option, value]);
+    t.is(r.code, 2, `${option} ${value}: ${r.stderr}`);
+    oneLine(t, r.stderr, new RegExp(`^slim-core: ${option} must be a whole number`));
+  }
+  t.deepEqual(await readdir(dir), ['in.elf']);
+});
+
+test('inspect of a dump with 70,000 segments into `head -1`: exits 0 quietly', async (t) => {
+  const segments = Array.from({ length: 70000 }, (_, i) => ({ paddr: BigInt(i) * 0x1000n, size: 16 }));
+  const { file } = await syntheticFile(t, 'many.elf', { extendedNumbering: true, segments });
+  for (const command of ['inspect', 'inspect --json']) {
+    const r = await runShell(`$CLI ${command} "$1" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`, [file]);
+    t.is(r.stdout.trim(), '0', `${command}: ${r.stderr}`);
+    t.is(r.stderr, '', `${command}: nothing on stderr`);
+  }
+});
+
+test('dmesg - reads stdin (a pipe) and prints what dmesg FILE prints; an empty path is refused', async (t) => {
+  const mce = await realFixturePath('mce');
+  const fromFile = await runCli(['dmesg', mce]);
+  t.is(fromFile.code, 0, fromFile.stderr);
+  const fromPipe = await runShell('cat "$1" | $CLI dmesg -', [mce]);
+  t.is(fromPipe.code, 0, fromPipe.stderr);
+  t.is(fromPipe.stdout, fromFile.stdout.toString());
+  t.regex(fromPipe.stdout, /Kernel panic - not syncing: Fatal machine check/);
+  for (const args of [['dmesg', ''], ['', '-o', '-'], ['inspect', '']]) {
+    const r = await runCli(args, { input: await readFile(mce).then((b) => b.subarray(0, 1 << 20)) });
+    t.is(r.code, 2, `${JSON.stringify(args)}: ${r.stderr}`);
+    oneLine(t, r.stderr, /path is empty/);
+  }
+});
+
+test('--json: a failed capture prints an error object with its exit code; success says "ok"', async (t) => {
+  const { dir, file } = await syntheticFile(t, 'in.elf');
+  const bad = path.join(dir, 'bad.elf');
+  await writeFile(bad, Buffer.from('hello, this is not an ELF file'));
+  const r = await runCli([bad, '--json', '-o', path.join(dir, 'o.elf')]);
+  t.is(r.code, 3);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.regex(lines[0], /^slim-core: ELF header: wrong magic/);
+  t.deepEqual(JSON.parse(lines[lines.length - 1]), { result: 'error', exitCode: 3, error: lines[0].replace(/^slim-core: /, '') });
+  const ok = await runCli([file, '--json', '--mode', 'full', '--no-klog', '-o', path.join(dir, 'ok.elf')]);
+  t.is(ok.code, 0, ok.stderr);
+  t.like(JSON.parse(ok.stderr.trimEnd().split('\n').pop()!), { result: 'ok', exitCode: 0, mode: 'full' });
+  const help = await runCli(['--help']);
+  t.regex(help.stdout.toString().replace(/\s+/g, ' '), /slim: headers, notes and the kernel log's pages/);
+});
+
+test("a PT_LOAD whose p_paddr + p_memsz wraps past 2^64: exit 3 naming it, in both modes", async (t) => {
+  const { file, dir } = await syntheticFile(t, 'wrap.elf', { segments: [{ paddr: 0x100000n, size: 8192 }, { paddr: 0xfffffffffffff000n, vaddr: 0n, size: 8192 }] });
+  for (const mode of ['slim', 'full']) {
+    const r = await runCli([file, '--mode', mode, '-o', path.join(dir, 'o.elf')]);
+    t.is(r.code, 3, r.stderr);
+    oneLine(t, r.stderr, /^slim-core: program header 2: p_paddr 0xfffffffffffff000 \+ p_memsz 0x2000 wraps past 2\^64$/);
+  }
+});
+
+test('a PN_XNUM count of 0x100000 from a broken section header: refused with peak RSS under 128 MiB', async (t) => {
+  const { dir, dump } = await syntheticFile(t, 'x.elf', { extendedNumbering: true });
+  // 64 MiB whose bytes after the headers are a pattern, so the claimed 56 MiB table exists but is not one.
+  const big = Buffer.alloc(64 << 20);
+  dump.bytes.copy(big);
+  for (let i = dump.bytes.length; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  big.writeUInt32LE(0x100000, 64 + 44); // section header 0, sh_info
+  const file = path.join(dir, 'xnum.elf');
+  await writeFile(file, big);
+  const r = await runShell('/usr/bin/time -v $CLI "$1" -o "$2" 2>&1; echo "exit=$?"', [file, path.join(dir, 'o.elf')]);
+  t.regex(r.stdout, /exit=3/, r.stdout);
+  t.regex(r.stdout, /slim-core: program header \d+: type 0x[0-9a-f]+ is no segment type/);
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stdout)?.[1]);
+  t.true(rss > 0 && rss < 128 * 1024, `peak RSS ${rss} KiB`);
+});
+
+test('-o a block device (a real loop device): the dump is flushed to the disk before exit', async (t) => {
+  const { dir, dump, file } = await syntheticFile(t, 'in.elf');
+  const backing = path.join(dir, 'disk.img');
+  await writeFile(backing, '');
+  await truncate(backing, 16 << 20);
+  let device: string;
+  try {
+    device = execFileSync('losetup', ['--find', '--show', backing], { encoding: 'utf8' }).trim();
+  } catch (err) {
+    t.fail(`this test needs a loop device (root, losetup, /dev/loop-control): ${(err as Error).message}`);
+    return;
+  }
+  t.teardown(() => execFileSync('losetup', ['--detach', device]));
+  // Another opener, as a capture kernel's mount or udev may be: the last close would flush, ours is not the last.
+  const holder = await open(device, 'r');
+  t.teardown(() => holder.close());
+  const r = await runCli([file, '--mode', 'full', '--no-klog', '-o', device]);
+  t.is(r.code, 0, r.stderr);
+  // What the loop driver has passed on to its backing file: only what was flushed out of the device's page cache.
+  const back = await readBack(backing);
+  t.is(back.prefix.phnum, 3);
+  const first = dump.segments[0];
+  t.true(back.segment(1).equals(dump.bytes.subarray(first.fileOffset, first.fileOffset + first.size)), 'segment 1 reached the disk');
+});
