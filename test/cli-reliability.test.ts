@@ -161,3 +161,54 @@ test('-o a block device (a real loop device): the dump is flushed to the disk be
   const first = dump.segments[0];
   t.true(back.segment(1).equals(dump.bytes.subarray(first.fileOffset, first.fileOffset + first.size)), 'segment 1 reached the disk');
 });
+
+test('ELF32 with almost 4 GiB of data, grown past 4 GiB by our notes: exit 3 naming the segment, nothing cut to 32 bits', async (t) => {
+  const { dir, dump } = await syntheticFile(t, 'small32.elf', { elfClass: 32, segments: [{ paddr: 0n, size: 4096 }, { paddr: 0x10000000n, size: 4096 }] });
+  const head = Buffer.from(dump.bytes.subarray(0, dump.segments[0].fileOffset));
+  const aStart = dump.segments[0].fileOffset;
+  const bStart = 0xfffff000;
+  // ELF32 program headers at 52, 32 bytes each: p_offset +4, p_paddr +12, p_filesz +16, p_memsz +20.
+  const setLoad = (index: number, offset: number, paddr: number, size: number) => {
+    const at = 52 + index * 32;
+    head.writeUInt32LE(offset, at + 4);
+    head.writeUInt32LE(paddr, at + 12);
+    head.writeUInt32LE(size, at + 16);
+    head.writeUInt32LE(size, at + 20);
+  };
+  setLoad(1, aStart, 0, bStart - aStart);
+  setLoad(2, bStart, bStart, 0x1000);
+  const file = path.join(dir, 'big32.elf');
+  await writeFile(file, head);
+  await truncate(file, 2 ** 32); // sparse: 4 GiB of holes
+  // To /dev/null, so that a regression (a layout cut to 32 bits) costs no 4 GiB of disk. 400 separate faults: 400 OMITTED entries, about 10 KB more notes than the input had, so the data moves up.
+  const faults = path.join(dir, 'faults.txt');
+  await writeFile(faults, Array.from({ length: 400 }, (_, i) => `0x${(0x100000 + i * 0x2000).toString(16)}`).join('\n') + '\n');
+  const r = await runCli([file, '--mode', 'full', '--no-klog', '--faults', faults, '-o', '/dev/null']);
+  t.is(r.code, 3, r.stderr);
+  oneLine(t, r.stderr, /^slim-core: program header [12]: in the output its data would lie at offset 0x[0-9a-f]+ to 0x1[0-9a-f]{8}, past the 4 GiB that an ELF32 p_offset can reach/);
+});
+
+test('a truncated file gives the slim dump that the same bytes from a pipe give (auto and slim); full is refused', async (t) => {
+  const dir = await tempDir(t, 'trunc');
+  const file = path.join(dir, 'trunc.elf');
+  // The first 64 MiB of the real fixture: headers, notes and the kernel log, but not the rest of RAM.
+  const source = await open(await realFixturePath('mce'), 'r');
+  const head = Buffer.alloc(64 << 20);
+  await source.read(head, 0, head.length, 0);
+  await source.close();
+  await writeFile(file, head);
+  const fromPipe = await runShell('cat "$1" | $CLI - -q -o "$2"', [file, path.join(dir, 'pipe.elf')]);
+  t.is(fromPipe.code, 0, fromPipe.stderr);
+  const piped = await readBack(path.join(dir, 'pipe.elf'));
+  for (const mode of ['auto', 'slim']) {
+    const out = path.join(dir, `${mode}.elf`);
+    const r = await runCli([file, '-q', '--mode', mode, '-o', out]);
+    t.is(r.code, 0, `${mode}: ${r.stderr}`);
+    const back = await readBack(out);
+    t.regex(back.causes[0], /unrecoverable memory error/, mode);
+    t.deepEqual(back.prefix.phdrs.map(({ offset, ...rest }) => rest).slice(1), piped.prefix.phdrs.map(({ offset, ...rest }) => rest).slice(1), `${mode}: the same table as from the pipe`);
+  }
+  const full = await runCli([file, '-q', '--mode', 'full', '-o', path.join(dir, 'full.elf')]);
+  t.is(full.code, 3);
+  oneLine(t, full.stderr, /^slim-core: program header 3: p_offset 0x34d1000 \+ p_filesz 0x14f00000 is past the end of the file \(0x4000000\)$/);
+});

@@ -32,14 +32,25 @@ export function dataSegments(prefix: DumpPrefix, inputSize?: number): DataSegmen
     if (inOffset + size > Number.MAX_SAFE_INTEGER) {
       throw new BadInputError(`program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} overflows`);
     }
-    if (inputSize !== undefined && inOffset + size > inputSize) {
+    out.push({ index, inOffset, size, paddr: ph.paddr });
+  });
+  checkInsideInput(out, inputSize);
+  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+}
+
+/**
+ * Segments to be copied must lie inside the input when its size is known. Checked on what gets copied, not on every
+ * PT_LOAD: a slim dump of a truncated file needs only the headers, the notes and the log, as from a pipe.
+ */
+export function checkInsideInput(segments: readonly DataSegment[], inputSize: number | undefined): void {
+  if (inputSize === undefined) return;
+  for (const { index, inOffset, size } of segments) {
+    if (inOffset + size > inputSize) {
       throw new BadInputError(
         `program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} is past the end of the file (${hex(inputSize)})`,
       );
     }
-    out.push({ index, inOffset, size, paddr: ph.paddr });
-  });
-  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+  }
 }
 
 /** Why the segments can't be read in one forward pass, or undefined when they can. */
@@ -108,6 +119,7 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     if (at) return { ...ph, offset: BigInt(at.outOffset) };
     return { ...ph, offset: BigInt(notesEnd), filesz: 0n };
   });
+  checkClassFits(prefix, phdrs);
   const header: ElfHeader = {
     ...prefix.header,
     phoff: BigInt(phoff),
@@ -119,4 +131,17 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     ehsize: L.ehsize,
   };
   return { header, phdrs, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
+}
+
+const ELF32_LIMIT = 1n << 32n;
+
+/** ELF32 fields are 32 bits wide: a layout that grew past 4 GiB (our notes, alignment) must be refused, not cut. */
+function checkClassFits(prefix: DumpPrefix, phdrs: readonly ProgramHeader[]): void {
+  if (prefix.format.elfClass !== 32) return;
+  phdrs.forEach((ph, index) => {
+    if (ph.filesz === 0n || ph.offset + ph.filesz <= ELF32_LIMIT) return;
+    throw new BadInputError(
+      `program header ${index}: in the output its data would lie at offset ${hex(ph.offset)} to ${hex(ph.offset + ph.filesz)}, past the 4 GiB that an ELF32 p_offset can reach; capture it with --mode slim, or convert the input to ELF64 first`,
+    );
+  });
 }

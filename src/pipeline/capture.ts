@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
 import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandler } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
+import { checkInsideInput, dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
@@ -106,7 +106,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (prefix.badPageSize !== undefined) {
       warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
     }
-    const segments = dataSegments(prefix, source.size);
+    const segments = dataSegments(prefix);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
@@ -118,8 +118,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       extraRecords: [...(options.extraRecords ?? []), ...(klog?.records ?? [])],
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
-      // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
-      canKeep: (index, _start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
+      // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on; in a file, only bytes it has.
+      canKeep: (index, _start, end) => prefix.phdrs[index].offset + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
       omittedReserve: recovers && sink.canPatch ? errors.maxPages : 0,
       readErrorsUnlisted: recovers && !sink.canPatch,
       causeReserve: recovers && sink.canPatch ? CAUSE_RESERVE : 0,
@@ -128,6 +128,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onNotice: options.onNotice,
     });
     const copy = plan.copySegments;
+    checkInsideInput(copy, source.size);
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
