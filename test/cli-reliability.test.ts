@@ -9,6 +9,7 @@ import { CLI, runCli, runShell } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { readBack } from './helpers/read-dump.js';
 import { realFixturePath } from './helpers/fixture.js';
+import { assertReadersAccept } from './helpers/elf-readers.js';
 
 function oneLine(t: ExecutionContext, stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');
@@ -211,4 +212,30 @@ test('a truncated file gives the slim dump that the same bytes from a pipe give 
   const full = await runCli([file, '-q', '--mode', 'full', '-o', path.join(dir, 'full.elf')]);
   t.is(full.code, 3);
   oneLine(t, full.stderr, /^slim-core: program header 3: p_offset 0x34d1000 \+ p_filesz 0x14f00000 is past the end of the file \(0x4000000\)$/);
+});
+
+test('file-aliased PT_LOADs (as dump-guest-memory -p writes): written once, same output offset, one OMITTED entry per range', async (t) => {
+  const { dir, dump } = await syntheticFile(t, 'plain.elf');
+  // Program header 2 becomes a second mapping of the middle MiB of program header 1: same file bytes, same physical pages.
+  const bytes = Buffer.from(dump.bytes);
+  const [first, second] = dump.segments;
+  const at = 64 + second.index * 56;
+  bytes.writeBigUInt64LE(BigInt(first.fileOffset + (1 << 20)), at + 8); // p_offset
+  bytes.writeBigUInt64LE(0xffffc90000000000n, at + 16); // p_vaddr: another mapping
+  bytes.writeBigUInt64LE(first.paddr + BigInt(1 << 20), at + 24); // p_paddr
+  const file = path.join(dir, 'alias.elf');
+  await writeFile(file, bytes.subarray(0, first.fileOffset + first.size));
+  const out = path.join(dir, 'out.elf');
+  const fault = `0x${(first.paddr + BigInt(1 << 20) + 0x3000n).toString(16)}`;
+  const r = await runCli([file, '--mode', 'full', '--no-klog', '--fault', fault, '-o', out]);
+  t.is(r.code, 0, r.stderr);
+  const back = await readBack(out);
+  const [p1, p2] = [back.prefix.phdrs[1], back.prefix.phdrs[2]];
+  t.is(p2.offset, p1.offset + BigInt(1 << 20), 'the alias points into the same output bytes');
+  t.true(back.bytes.length < first.size + (64 << 10), `written once: ${back.bytes.length} bytes for ${first.size} of data`);
+  t.deepEqual(back.segment(2), back.segment(1).subarray(1 << 20, 2 << 20));
+  t.true(back.segment(2).subarray(0x3000, 0x4000).every((b) => b === 0), 'the fault page is zero in the alias too');
+  t.is(back.omitted?.entries.length, 1, JSON.stringify(back.omitted?.entries, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)));
+  t.is(back.omitted?.entries[0].paddr, first.paddr + BigInt(1 << 20) + 0x3000n);
+  await assertReadersAccept(t, out);
 });

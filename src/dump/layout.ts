@@ -7,6 +7,7 @@ import type { ElfHeader } from '../elf/header.js';
 import type { ProgramHeader } from '../elf/program-header.js';
 import { encodeSectionHeaderZero } from '../elf/section-header.js';
 import { toSafeNumber, type DumpPrefix } from './prefix.js';
+import { fileExtents } from './file-extents.js';
 
 export type DumpMode = 'slim' | 'full';
 
@@ -81,7 +82,7 @@ export interface OutputLayout {
   notesSize: number;
   /** Bytes before the first segment's data: headers, notes and alignment padding. */
   headerBlockSize: number;
-  /** In write order (input file order). Empty for a slim dump that keeps no pages. */
+  /** In input file order; file-aliased segments share output bytes. Empty for a slim dump that keeps no pages. */
   segments: PlacedSegment[];
   totalSize: number;
 }
@@ -105,10 +106,13 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
   const segments: PlacedSegment[] = [];
   let cursor = sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
   const headerBlockSize = cursor;
-  for (const seg of sorted) {
-    const outOffset = congruentOffset(cursor, seg.inOffset, prefix.pageSize);
-    segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset, size: seg.size });
-    cursor = outOffset + seg.size;
+  // Segments over the same input bytes share their output bytes too: each run of file bytes is written once.
+  for (const extent of fileExtents(sorted)) {
+    const extentOut = congruentOffset(cursor, extent.inOffset, prefix.pageSize);
+    for (const seg of extent.members) {
+      segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset: extentOut + (seg.inOffset - extent.inOffset), size: seg.size });
+    }
+    cursor = extentOut + extent.size;
   }
   const placed = new Map(segments.map((s) => [s.index, s]));
   const phdrs = prefix.phdrs.map((ph, index): ProgramHeader => {

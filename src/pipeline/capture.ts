@@ -6,6 +6,7 @@ import chain from 'stream-chain';
 import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandler } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import { checkInsideInput, dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
+import { faultsByExtent, fileExtents } from '../dump/file-extents.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
@@ -129,6 +130,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     });
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
+    // What is read: each run of file bytes once, however many program headers point into it.
+    const reads = fileExtents(copy);
+    const skip = faultsByExtent(reads, plan.faultMap.bySegment);
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -143,8 +147,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const progress: SerializerProgress = { written: 0, onProgress: options.onProgress, pool };
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
-      if (forward) yield* forward.segments(copy, chunkSize, pool);
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
+      if (forward) yield* forward.segments(reads, chunkSize, pool);
+      else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }
@@ -154,7 +158,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
         [
           noteInjector(plan.noteBytes),
           elfHeaderRewriter(copy),
-          poisonPageSkipper(plan.faultMap.bySegment),
+          poisonPageSkipper(skip),
           dumpSerializer(progress),
         ],
         { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },
