@@ -3,11 +3,19 @@
 import type { Argv, CommandModule } from 'yargs';
 import { capture, DEFAULT_CHUNK_SIZE } from '../pipeline/capture.js';
 import { loadFaultSources } from '../faults/load-faults.js';
-import { formatBytes, pathArgument } from './format.js';
+import { formatBytes, pathArgument, wholeNumberOption } from './format.js';
 import { progressReporter } from './progress.js';
-import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
+import { EXIT_INCOMPLETE_LIST } from '../errors.js';
+import { describeFailure, exitWithFailure, printDebugStack, type JsonResult } from './failure.js';
+import { stopOnSignals } from './signals.js';
 import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
 import { filterJson, formatFilterSummary } from '../inspect/filter-report.js';
+
+/** Enough of a pipe for an ELF header and a few program headers. */
+const MIN_LOOKAHEAD = 4096;
+/** One page at least; the pool holds 4 chunks, so 64 MiB each is already twice the default's memory budget. */
+const MIN_CHUNK_SIZE = 4096;
+const MAX_CHUNK_SIZE = 64 << 20;
 
 export interface CaptureArgs {
   input?: string;
@@ -44,7 +52,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     y
       .positional('input', { type: 'string', describe: 'vmcore to read: a file, a device, /proc/vmcore, or - for stdin (default)' })
       .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, or ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md)' })
-      .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: 'slim: headers and notes only; full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full' })
+      .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: "slim: headers, notes and the kernel log's pages (see --slim-keep); full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full" })
       .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
@@ -57,7 +65,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
       .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
       .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
-      .option('sync', { type: 'boolean', default: true, describe: 'fsync a file output before renaming it (--no-sync to skip)' })
+      .option('sync', { type: 'boolean', default: true, describe: 'fsync a file output before renaming it, and a block device before closing it (--no-sync to skip)' })
       .option('name', { type: 'string', describe: 'tcp://, tls://: the dump\'s file name on the receiver (default: this hostname and the UTC time)' })
       .option('token-file', { type: 'string', describe: 'tcp://, tls://: file holding the token the receiver expects' })
       .option('tls-ca', { type: 'string', describe: 'tls://: CA (PEM) to verify the receiver with (default: the system\'s)' })
@@ -68,71 +76,89 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('ssh-option', { type: 'string', array: true, default: [] as string[], describe: 'ssh://: an ssh -o option, Key=Value; repeatable' })
       .option('chunk-size', { type: 'number', default: DEFAULT_CHUNK_SIZE, hidden: true }) as unknown as Argv<CaptureArgs>,
   handler: async (args) => {
-    const say = (line: string) => {
-      if (!args.quiet && !args.json) process.stderr.write(`slim-core: ${line}\n`);
-    };
-    const sources = await loadFaultSources(args.fault, args.faults);
-    if (!Number.isInteger(args.maxReadErrors) || args.maxReadErrors < 0) throw new UsageError(`--max-read-errors must be a whole number, not ${args.maxReadErrors}`);
-    const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
-    const progress = showProgress ? progressReporter() : undefined;
-    const result = await capture({
-      input: pathArgument(args.input, 'input'),
-      output: pathArgument(args.output, 'output'),
-      mode: args.mode,
-      ...sources,
-      strict: args.strict,
-      chunkSize: args.chunkSize,
-      sync: args.sync,
-      maxReadErrors: args.maxReadErrors,
-      kernelLog: args.klog,
-      slimKeep: args.slimKeep,
-      lookahead: args.lookahead,
-      dumpLevel: args.dumpLevel,
-      name: args.name,
-      tokenFile: args.tokenFile,
-      transport: { tlsCa: args.tlsCa, tlsCert: args.tlsCert, tlsKey: args.tlsKey, sshIdentity: args.sshIdentity, sshKnownHosts: args.sshKnownHosts, sshOptions: args.sshOption },
-      report: args.report,
-      onProgress: progress?.update,
-      onWarning: (w) => {
-        if (!args.quiet) process.stderr.write(`slim-core: warning: ${w.message}\n`);
-      },
-      onNotice: say,
-    });
-    progress?.finish();
-    const { plan, readErrors } = result;
-    const lateUnlisted = result.lateKernelLog !== undefined && !result.lateKernelLog.listedInDump;
-    if (!readErrors.listedInDump || lateUnlisted) process.exitCode = EXIT_INCOMPLETE_LIST;
-    if (args.json) {
-      process.stderr.write(
-        JSON.stringify({
-          result: readErrors.listedInDump ? 'ok' : 'complete, read errors listed only in the report',
-          mode: plan.mode,
-          modeReason: plan.modeReason,
-          input: result.input,
-          output: result.output,
-          bytes: result.bytesWritten,
-          seconds: Number(result.seconds.toFixed(3)),
-          omitted: plan.omitted.length,
-          records: plan.records.length,
-          readErrorPages: readErrors.pages,
-          readErrorsListedInDump: readErrors.listedInDump,
-          cause: plan.cause,
-          filter: result.filter ? filterJson(result.filter) : null,
-        }) + '\n',
-      );
-    }
-    say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
-    say(`cause note: ${plan.cause}`);
-    if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
-    if (lateUnlisted) {
-      process.stderr.write(
-        `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
-      );
-    }
-    if (!readErrors.listedInDump) {
-      process.stderr.write(
-        `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,
-      );
+    const stopHandlingSignals = stopOnSignals(args.json);
+    try {
+      await runCapture(args);
+    } catch (err) {
+      // With --json the failure is an object too; without, main prints the one line.
+      if (!args.json) throw err;
+      printDebugStack(err);
+      exitWithFailure(describeFailure(err), true);
+    } finally {
+      stopHandlingSignals();
     }
   },
 };
+
+async function runCapture(args: CaptureArgs): Promise<void> {
+  const say = (line: string) => {
+    if (!args.quiet && !args.json) process.stderr.write(`slim-core: ${line}\n`);
+  };
+  const sources = await loadFaultSources(args.fault, args.faults);
+  wholeNumberOption('max-read-errors', args.maxReadErrors, 0);
+  wholeNumberOption('lookahead', args.lookahead, MIN_LOOKAHEAD);
+  wholeNumberOption('chunk-size', args.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
+  const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
+  const progress = showProgress ? progressReporter() : undefined;
+  const result = await capture({
+    input: pathArgument(args.input, 'input'),
+    output: pathArgument(args.output, 'output'),
+    mode: args.mode,
+    ...sources,
+    strict: args.strict,
+    chunkSize: args.chunkSize,
+    sync: args.sync,
+    maxReadErrors: args.maxReadErrors,
+    kernelLog: args.klog,
+    slimKeep: args.slimKeep,
+    lookahead: args.lookahead,
+    dumpLevel: args.dumpLevel,
+    name: args.name,
+    tokenFile: args.tokenFile,
+    transport: { tlsCa: args.tlsCa, tlsCert: args.tlsCert, tlsKey: args.tlsKey, sshIdentity: args.sshIdentity, sshKnownHosts: args.sshKnownHosts, sshOptions: args.sshOption },
+    report: args.report,
+    onProgress: progress?.update,
+    onWarning: (w) => {
+      if (!args.quiet) process.stderr.write(`slim-core: warning: ${w.message}\n`);
+    },
+    onNotice: say,
+  });
+  progress?.finish();
+  const { plan, readErrors } = result;
+  const lateUnlisted = result.lateKernelLog !== undefined && !result.lateKernelLog.listedInDump;
+  const complete = readErrors.listedInDump && !lateUnlisted;
+  if (!complete) process.exitCode = EXIT_INCOMPLETE_LIST;
+  if (args.json) {
+    process.stderr.write(
+      JSON.stringify({
+        result: (complete ? 'ok' : 'ok-list-in-report') satisfies JsonResult,
+        exitCode: complete ? 0 : EXIT_INCOMPLETE_LIST,
+        mode: plan.mode,
+        modeReason: plan.modeReason,
+        input: result.input,
+        output: result.output,
+        bytes: result.bytesWritten,
+        seconds: Number(result.seconds.toFixed(3)),
+        omitted: plan.omitted.length,
+        records: plan.records.length,
+        readErrorPages: readErrors.pages,
+        readErrorsListedInDump: readErrors.listedInDump,
+        cause: plan.cause,
+        filter: result.filter ? filterJson(result.filter) : null,
+      }) + '\n',
+    );
+  }
+  say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
+  say(`cause note: ${plan.cause}`);
+  if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
+  if (lateUnlisted) {
+    process.stderr.write(
+      `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
+    );
+  }
+  if (!readErrors.listedInDump) {
+    process.stderr.write(
+      `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,
+    );
+  }
+}

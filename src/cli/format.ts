@@ -1,12 +1,33 @@
-// Small helpers for the CLI: human-readable sizes, and path arguments.
+// Small helpers for the CLI: human-readable sizes, path and number arguments.
 
 import { UsageError } from '../errors.js';
 
-/** yargs turns a lone "-" into ""; give it back, and refuse a really empty path. */
+/** Stands for a lone "-" while yargs parses: it turns a positional "-" into "", the same as a really empty path. */
+const DASH = '\u0000-';
+
+export function protectDashes(argv: readonly string[]): string[] {
+  return argv.map((arg) => (arg === '-' ? DASH : arg));
+}
+
+/** yargs middleware: every parsed value that was a lone "-" becomes "-" again. */
+export function restoreDashes(args: Record<string, unknown>): void {
+  const restore = (value: unknown): unknown => (value === DASH ? '-' : Array.isArray(value) ? value.map(restore) : value);
+  for (const key of Object.keys(args)) args[key] = restore(args[key]);
+}
+
+/** "-" means stdin or stdout; an empty path is refused (see protectDashes). */
 export function pathArgument(value: string | undefined, what: string): string | undefined {
   if (value !== '') return value;
-  if (process.argv.includes('-')) return '-';
   throw new UsageError(`the ${what} path is empty`);
+}
+
+/** A numeric option that must be a whole number in [min, max]: yargs gives NaN for "abc", and 0 may mean a loop. */
+export function wholeNumberOption(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${option} must be a whole number ${range}, not ${Number.isNaN(value) ? 'a non-number' : value}`);
+  }
+  return value;
 }
 
 export function formatBytes(bytes: number): string {

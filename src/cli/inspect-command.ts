@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatInspect, inspectDump } from '../inspect/inspect.js';
 import { pathArgument } from './format.js';
+import { writeStdout } from './stdout.js';
 
 export const inspectCommand: CommandModule<object, { file: string; json: boolean; pages: boolean }> = {
   command: 'inspect <file>',
@@ -20,6 +21,6 @@ export const inspectCommand: CommandModule<object, { file: string; json: boolean
       return;
     }
     const report = await inspectDump(pathArgument(args.file, 'file'));
-    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
+    await writeStdout(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
   },
 };

@@ -3,21 +3,17 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { EXIT_USAGE, isSlimCoreError } from '../errors.js';
+import { EXIT_USAGE } from '../errors.js';
 import { captureCommand } from './capture-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { dmesgCommand } from './dmesg-command.js';
 import { receiveCommand } from './receive-command.js';
-
-const EXIT_INTERNAL = 1;
-
-function fail(message: string, code: number): never {
-  process.stderr.write(`slim-core: ${message}\n`);
-  process.exit(code);
-}
+import { protectDashes, restoreDashes } from './format.js';
+import { describeFailure, exitWithFailure, printDebugStack } from './failure.js';
 
 export async function main(argv: string[]): Promise<void> {
-  const cli = yargs(argv)
+  const cli = yargs(protectDashes(argv))
+    .middleware(restoreDashes, true)
     .scriptName('slim-core')
     .command(inspectCommand)
     .command(dmesgCommand)
@@ -25,23 +21,19 @@ export async function main(argv: string[]): Promise<void> {
     .command(captureCommand)
     .strict()
     .epilogue(
-      'Exit codes: 0 done; 2 usage error; 3 input is not a usable vmcore; 4 I/O error on the source or the sink; 5 complete, but pages that failed to read are listed only in the report. See docs/exit-codes.md.',
+      'Exit codes: 0 done; 2 usage error; 3 input is not a usable vmcore; 4 I/O error on the source or the sink; 5 complete, but pages that failed to read are listed only in the report; 128+N stopped by signal N (the temporary file removed). See docs/exit-codes.md.',
     )
     .fail((message, err) => {
       if (err) throw err;
-      fail(`${message} (see --help)`, EXIT_USAGE);
+      exitWithFailure({ message: `${message} (see --help)`, exitCode: EXIT_USAGE }, false);
     })
     .help()
     .version();
   try {
     await cli.parseAsync();
   } catch (err) {
-    if (isSlimCoreError(err)) {
-      if (process.env.SLIMCORE_DEBUG) process.stderr.write(`${(err.cause as Error | undefined)?.stack ?? err.stack}\n`);
-      fail(err.message, err.exitCode);
-    }
-    if (process.env.SLIMCORE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    fail(`internal error: ${(err as Error).message}`, EXIT_INTERNAL);
+    printDebugStack(err);
+    exitWithFailure(describeFailure(err), false);
   }
 }
 

@@ -7,6 +7,7 @@ import type { ElfHeader } from '../elf/header.js';
 import type { ProgramHeader } from '../elf/program-header.js';
 import { encodeSectionHeaderZero } from '../elf/section-header.js';
 import { toSafeNumber, type DumpPrefix } from './prefix.js';
+import { fileExtents } from './file-extents.js';
 
 export type DumpMode = 'slim' | 'full';
 
@@ -32,14 +33,25 @@ export function dataSegments(prefix: DumpPrefix, inputSize?: number): DataSegmen
     if (inOffset + size > Number.MAX_SAFE_INTEGER) {
       throw new BadInputError(`program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} overflows`);
     }
-    if (inputSize !== undefined && inOffset + size > inputSize) {
+    out.push({ index, inOffset, size, paddr: ph.paddr });
+  });
+  checkInsideInput(out, inputSize);
+  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+}
+
+/**
+ * Segments to be copied must lie inside the input when its size is known. Checked on what gets copied, not on every
+ * PT_LOAD: a slim dump of a truncated file needs only the headers, the notes and the log, as from a pipe.
+ */
+export function checkInsideInput(segments: readonly DataSegment[], inputSize: number | undefined): void {
+  if (inputSize === undefined) return;
+  for (const { index, inOffset, size } of segments) {
+    if (inOffset + size > inputSize) {
       throw new BadInputError(
         `program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} is past the end of the file (${hex(inputSize)})`,
       );
     }
-    out.push({ index, inOffset, size, paddr: ph.paddr });
-  });
-  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+  }
 }
 
 /** Why the segments can't be read in one forward pass, or undefined when they can. */
@@ -70,7 +82,7 @@ export interface OutputLayout {
   notesSize: number;
   /** Bytes before the first segment's data: headers, notes and alignment padding. */
   headerBlockSize: number;
-  /** In write order (input file order). Empty for a slim dump that keeps no pages. */
+  /** In input file order; file-aliased segments share output bytes. Empty for a slim dump that keeps no pages. */
   segments: PlacedSegment[];
   totalSize: number;
 }
@@ -94,10 +106,13 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
   const segments: PlacedSegment[] = [];
   let cursor = sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
   const headerBlockSize = cursor;
-  for (const seg of sorted) {
-    const outOffset = congruentOffset(cursor, seg.inOffset, prefix.pageSize);
-    segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset, size: seg.size });
-    cursor = outOffset + seg.size;
+  // Segments over the same input bytes share their output bytes too: each run of file bytes is written once.
+  for (const extent of fileExtents(sorted)) {
+    const extentOut = congruentOffset(cursor, extent.inOffset, prefix.pageSize);
+    for (const seg of extent.members) {
+      segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset: extentOut + (seg.inOffset - extent.inOffset), size: seg.size });
+    }
+    cursor = extentOut + extent.size;
   }
   const placed = new Map(segments.map((s) => [s.index, s]));
   const phdrs = prefix.phdrs.map((ph, index): ProgramHeader => {
@@ -108,6 +123,7 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     if (at) return { ...ph, offset: BigInt(at.outOffset) };
     return { ...ph, offset: BigInt(notesEnd), filesz: 0n };
   });
+  checkClassFits(prefix, phdrs);
   const header: ElfHeader = {
     ...prefix.header,
     phoff: BigInt(phoff),
@@ -119,4 +135,17 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     ehsize: L.ehsize,
   };
   return { header, phdrs, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
+}
+
+const ELF32_LIMIT = 1n << 32n;
+
+/** ELF32 fields are 32 bits wide: a layout that grew past 4 GiB (our notes, alignment) must be refused, not cut. */
+function checkClassFits(prefix: DumpPrefix, phdrs: readonly ProgramHeader[]): void {
+  if (prefix.format.elfClass !== 32) return;
+  phdrs.forEach((ph, index) => {
+    if (ph.filesz === 0n || ph.offset + ph.filesz <= ELF32_LIMIT) return;
+    throw new BadInputError(
+      `program header ${index}: in the output its data would lie at offset ${hex(ph.offset)} to ${hex(ph.offset + ph.filesz)}, past the 4 GiB that an ELF32 p_offset can reach; capture it with --mode slim, or convert the input to ELF64 first`,
+    );
+  });
 }

@@ -5,7 +5,7 @@ import { hex, type Format } from '../elf/byte-order.js';
 import { PN_XNUM, PT_NOTE } from '../elf/constants.js';
 import { decodeHeader, decodeIdent, headerSize, validateCoreHeader, type ElfHeader } from '../elf/header.js';
 import { parseNotes, type NoteList } from '../elf/note.js';
-import { decodeProgramHeaders, type ProgramHeader } from '../elf/program-header.js';
+import { decodeProgramHeaders, insaneProgramHeader, type ProgramHeader } from '../elf/program-header.js';
 import { decodeSectionHeaderZero, sectionHeaderSize } from '../elf/section-header.js';
 import { DEFAULT_PAGE_SIZE, isVmcoreinfo, parseVmcoreinfo, vmcoreinfoPageSize } from '../elf/vmcoreinfo.js';
 
@@ -65,6 +65,8 @@ export async function readDumpPrefix(read: RangeReader): Promise<DumpPrefix> {
   }
   const phoff = toSafeNumber(header.phoff, 'ELF header: e_phoff');
   const table = await read(phoff, phnum * header.phentsize, `the ${phnum} program headers at offset ${hex(phoff)}`);
+  const insane = insaneProgramHeader(table, phnum, format);
+  if (insane) throw new BadInputError(insane);
   const phdrs = decodeProgramHeaders(table, phnum, format);
   prefixEnd = Math.max(prefixEnd, phoff + table.length);
 

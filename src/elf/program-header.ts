@@ -59,3 +59,31 @@ export function programHeaderTypeName(type: number): string {
   if (type === 0) return 'NULL';
   return '0x' + type.toString(16);
 }
+
+const U64_LIMIT = 1n << 64n;
+const LAST_GENERIC_TYPE = 7;
+const PT_LOOS = 0x60000000;
+
+/**
+ * The first entry of a raw table that no vmcore has, as a message, or undefined: checked before decoding, so that a
+ * count from a broken header costs no more than its bytes: a type outside the generic ones (0 to 7) and the OS and
+ * processor ranges, or a PT_LOAD whose p_filesz is above its p_memsz, or whose file or physical range wraps past 2^64.
+ */
+export function insaneProgramHeader(buf: Buffer, count: number, format: Format): string | undefined {
+  const L = classLayout(format);
+  const P = L.ph;
+  for (let i = 0; i < count; i++) {
+    const at = i * L.phentsize;
+    const type = readU32(buf, at + P.type, format.endian);
+    if (type > LAST_GENERIC_TYPE && type < PT_LOOS) return `program header ${i}: type 0x${type.toString(16)} is no segment type (a broken table or count?)`;
+    if (type !== PT_LOAD) continue;
+    const offset = readWord(buf, at + P.offset, format);
+    const paddr = readWord(buf, at + P.paddr, format);
+    const filesz = readWord(buf, at + P.filesz, format);
+    const memsz = readWord(buf, at + P.memsz, format);
+    if (filesz > memsz) return `program header ${i}: p_filesz 0x${filesz.toString(16)} is larger than p_memsz 0x${memsz.toString(16)}`;
+    if (offset + filesz > U64_LIMIT) return `program header ${i}: p_offset 0x${offset.toString(16)} + p_filesz 0x${filesz.toString(16)} wraps past 2^64`;
+    if (paddr + memsz > U64_LIMIT) return `program header ${i}: p_paddr 0x${paddr.toString(16)} + p_memsz 0x${memsz.toString(16)} wraps past 2^64`;
+  }
+  return undefined;
+}

@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
 import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandler } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import { dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
+import { checkInsideInput, dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
+import { faultsByExtent, fileExtents } from '../dump/file-extents.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { warnAboutPrefix } from '../dump/prefix-warnings.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
@@ -138,7 +139,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     checkDumpLevel(dumpLevel, !source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
-    const segments = dataSegments(prefix, source.size);
+    const segments = dataSegments(prefix);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
@@ -153,8 +154,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       extraRecords: [...(options.extraRecords ?? []), ...(klog?.records ?? [])],
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
-      // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on.
-      canKeep: (index, _start, end) => !forward || prefix.phdrs[index].offset + end <= BigInt(forward.end),
+      // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on; in a file, only bytes it has.
+      canKeep: (index, _start, end) => prefix.phdrs[index].offset + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
       omittedReserve: (recovers && sink.canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
       readErrorsUnlisted: recovers && !sink.canPatch,
       causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && sink.canPatch ? CAUSE_RESERVE : 0,
@@ -168,6 +169,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     });
     const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
     const copy = plan.copySegments;
+    checkInsideInput(copy, source.size);
+    // What is read: each run of file bytes once, however many program headers point into it.
+    const reads = fileExtents(copy);
+    const skip = faultsByExtent(reads, plan.faultMap.bySegment);
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -184,12 +189,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
       if (forward) {
-        for await (const event of forward.segments(copy, chunkSize, pool)) {
+        for await (const event of forward.segments(reads, chunkSize, pool)) {
           late?.observe(event);
           yield event;
         }
-      }
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn });
+      } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }
@@ -199,7 +203,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
         [
           noteInjector(plan.noteBytes),
           elfHeaderRewriter(copy),
-          poisonPageSkipper(plan.faultMap.bySegment),
+          poisonPageSkipper(skip),
           dumpSerializer(progress),
         ],
         { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },

@@ -1,7 +1,8 @@
 // Finds the crashed kernel's log before anything is written: the machine checks it printed, its panic line, its pages.
 
 import { BadInputError, isSlimCoreError, type SlimCoreError } from '../errors.js';
-import { openSource } from '../sources/byte-source.js';
+import { openSource, readFully } from '../sources/byte-source.js';
+import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
 import { hex } from '../elf/byte-order.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
@@ -90,11 +91,18 @@ export async function findKernelLog(
   }
 }
 
-/** The log of a dump file, for `dmesg`: the same reader as the capture's, with its error when the log cannot be read. */
-export async function loadKernelLog(path: string): Promise<KernelLog> {
+/** The log of a dump file or pipe, for `dmesg`: the same reader as the capture's, with its error when the log cannot be read. */
+export async function loadKernelLog(path: string | undefined): Promise<KernelLog> {
   const source = await openSource(path);
   try {
-    const found = await findKernelLog(await readDumpPrefix(positionalRangeReader(source)), fdReadAt(source.fd, source.name));
+    let found: Awaited<ReturnType<typeof findKernelLog>>;
+    if (source.seekable) found = await findKernelLog(await readDumpPrefix(positionalRangeReader(source)), fdReadAt(source.fd, source.name));
+    else {
+      // A pipe: as in the capture, the look-ahead holds the stream from offset 0 as far as the log needs.
+      const forward = new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null));
+      const prefix = await readDumpPrefix(forward.rangeReader());
+      found = await findKernelLog(prefix, (offset, length) => forward.peek(offset, length), (offset) => forward.fillTo(offset));
+    }
     if ('problem' in found) throw found.error;
     return found.log;
   } finally {

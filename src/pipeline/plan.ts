@@ -4,6 +4,7 @@ import { BadInputError, type WarningHandler } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
 import { dataSegments, type DataSegment, type DumpMode } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
+import { dropFileAliasedEntries, fileExtents } from '../dump/file-extents.js';
 import { keptRangesFromPages, slimProgramHeaders, type KeepCheck } from '../dump/slim-table.js';
 import type { ProgramHeader } from '../elf/program-header.js';
 import { describeFault, mapFaults, normalizeFaults, type FaultMap, type FaultRange } from '../faults/fault-map.js';
@@ -249,7 +250,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
 
   const omitted: OmittedEntry[] = [
     ...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })),
-    ...listed.entries,
+    ...dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])])),
   ];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.

@@ -29,7 +29,7 @@ async function cannotPatch(): Promise<void> {
 }
 
 export interface SinkOptions {
-  /** fsync before renaming (default true: a kdump capture kernel reboots right after). */
+  /** fsync a file before renaming it, and a block device before closing it (default true: a kdump capture kernel reboots right after). */
   sync?: boolean;
 }
 
@@ -71,6 +71,10 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
   if (stat && (stat.isCharacterDevice() || stat.isFIFO() || stat.isBlockDevice())) {
     const fd = openOrFail(target, 'w');
     const writer = writerFor(fd);
+    // A disk keeps what it was given in the page cache (and its own cache) until flushed, and the capture kernel
+    // reboots right after the collector: only a block device holds the dump itself, so only it is fsynced.
+    const flush = stat.isBlockDevice() && options.sync !== false;
+    const closeOnce = onlyOnce(() => fs.closeSync(fd));
     return {
       name: target,
       stream: writer,
@@ -78,23 +82,24 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
       canPatch: false,
       patch: cannotPatch,
       async commit() {
-        fs.closeSync(fd);
+        try {
+          if (flush) fs.fsyncSync(fd);
+        } catch (err) {
+          throw new IoError(`writing ${target}: fsync: ${errnoText(err)}`, { cause: err });
+        } finally {
+          closeOnce();
+        }
       },
       async abort() {
-        fs.closeSync(fd);
+        closeOnce();
       },
     };
   }
   if (stat?.isDirectory()) throw new UsageError(`output ${target} is a directory`);
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.partial`);
   const fd = openOrFail(temp, 'wx', 0o600, target);
-  let closed = false;
-  const closeOnce = () => {
-    if (!closed) {
-      closed = true;
-      fs.closeSync(fd);
-    }
-  };
+  partialFiles.add(temp);
+  const closeOnce = onlyOnce(() => fs.closeSync(fd));
   const writer = writerFor(fd);
   return {
     name: target,
@@ -113,8 +118,9 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
         if (options.sync !== false) fs.fsyncSync(fd);
         closeOnce();
         fs.renameSync(temp, target);
+        partialFiles.delete(temp);
       } catch (err) {
-        fs.rmSync(temp, { force: true });
+        removePartial(temp);
         throw new IoError(`writing ${target}: ${(err as Error).message}`, { cause: err });
       }
     },
@@ -122,9 +128,39 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
       try {
         closeOnce();
       } finally {
-        fs.rmSync(temp, { force: true });
+        removePartial(temp);
       }
     },
+  };
+}
+
+/** Temporary files of captures still running, so that a signal can remove them before the process dies. */
+const partialFiles = new Set<string>();
+
+function removePartial(temp: string): void {
+  fs.rmSync(temp, { force: true });
+  partialFiles.delete(temp);
+}
+
+/** Removes every temporary file still being written, synchronously (for a signal handler); returns their paths. */
+export function removePartialFiles(): string[] {
+  const removed = [...partialFiles];
+  for (const temp of removed) {
+    try {
+      removePartial(temp);
+    } catch {
+      // Best effort: the process is about to exit, and one file that cannot be removed must not keep the others.
+    }
+  }
+  return removed;
+}
+
+function onlyOnce(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    action();
   };
 }
 
