@@ -13,6 +13,7 @@ import { fdReadAt } from '../klog/physical-memory.js';
 import { findKernelLog } from './kernel-log-source.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
+import { describeReader, openMappedReader, type ReaderChoice } from '../sources/mapped-reader.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
 import { openSink, type TransportOptions } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
@@ -50,6 +51,8 @@ export interface CaptureOptions {
   chunkSize?: number;
   /** Pages that may fail to read before the capture stops (exit 4); also the OMITTED note's spare capacity. */
   maxReadErrors?: number;
+  /** How segment data is read: through mmap (a poisoned page is a survived SIGBUS), read(2), or auto (mmap where it can). */
+  reader?: ReaderChoice;
   /** Where to write the JSON report (read errors, omitted ranges). */
   report?: string;
   sync?: boolean;
@@ -74,6 +77,8 @@ export interface CaptureResult {
   input: string;
   seconds: number;
   readErrors: ReadErrorOutcome;
+  /** What read the segment data in the end: 'read' where mmap was not asked for, not available or failed. */
+  reader: 'mmap' | 'read';
 }
 
 async function readPrefix(source: ByteSource, lookahead: number): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
@@ -128,6 +133,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onNotice: options.onNotice,
     });
     const copy = plan.copySegments;
+    const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -143,7 +149,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     async function* events(): AsyncGenerator<DumpEvent> {
       yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
       if (forward) yield* forward.segments(copy, chunkSize, pool);
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
+      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool, mapped });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }
@@ -175,6 +181,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
         output: sink.name,
         mode: plan.mode,
         cause,
+        reader: describeReader(mapped),
         readErrors: {
           pages: errors.pages,
           listedInDump,
@@ -193,6 +200,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
+      reader: describeReader(mapped),
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);
