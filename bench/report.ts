@@ -103,7 +103,7 @@ export function computeTargets(results: ScenarioResult[]): Target[] {
   const find = (kind: InputInfo['kind'], bytes: number | undefined, id: string) => results.find((r) => r.input.kind === kind && (bytes === undefined || r.input.bytes === bytes) && r.id === id);
   const denseSizes = [...new Set(results.filter((r) => r.input.kind === 'dense').map((r) => r.input.bytes))].sort((a, b) => a - b);
   for (const size of denseSizes) {
-    const label = find('dense', size, 'full-devnull')?.input.label ?? String(size);
+    const label = results.find((r) => r.input.kind === 'dense' && r.input.bytes === size)?.input.label ?? String(size);
     targets.push(ratioTarget(`${label}: full → /dev/null vs Node loop → /dev/null`, find('dense', size, 'full-devnull'), 'node-devnull', 0.9));
     targets.push(ratioTarget(`${label}: full → new file vs Node loop → new file`, find('dense', size, 'full-file'), 'node-file', 0.9, size >= GiB, 'the target is for inputs ≥ 1 GiB'));
     for (const sink of ['devnull', 'file'] as const) {

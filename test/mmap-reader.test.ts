@@ -134,14 +134,27 @@ test('without the addon (simulated): the read(2) path, one notice, the same dump
   const outs: Buffer[] = [];
   for (const [name, env] of [['mapped', {}], ['fallback', { [NO_ADDON_ENV]: '1' }]] as const) {
     const out = path.join(dir, `${name}.elf`);
-    const r = await runCli([input, '-o', out, '--mode', 'full', '--no-klog', '--no-sync'], { env });
+    const r = await runCli([input, '-o', out, '--mode', 'full', '--no-klog', '--no-sync', '--reader', 'mmap'], { env });
     t.is(r.code, 0, r.stderr);
     const notices = r.stderr.split('\n').filter((l) => /mmap reader unavailable/.test(l));
     t.is(notices.length, name === 'fallback' ? 1 : 0, r.stderr);
     outs.push(await readFile(out));
   }
-  t.regex((await runCli([input, '-o', '/dev/null', '--mode', 'full', '--no-klog', '--json'], { env: { [NO_ADDON_ENV]: '1' } })).stderr, /"reader":"read"/);
+  const json = (await runCli([input, '-o', '/dev/null', '--mode', 'full', '--no-klog', '--json', '--reader', 'mmap'], { env: { [NO_ADDON_ENV]: '1' } })).stderr;
+  t.regex(json, /"reader":"read"/);
   t.true(outs[0].equals(outs[1]));
+});
+
+test('auto reads a regular file with read(2), and says nothing about it (only /proc/vmcore is mapped by default)', async (t) => {
+  const dir = await tempDir(t, 'mmap');
+  const input = path.join(dir, 'in.elf');
+  await writeSyntheticVmcore(input, TWO_SEGMENTS);
+  for (const env of [{}, { [NO_ADDON_ENV]: '1' }]) {
+    const r = await runCli([input, '-o', '/dev/null', '--mode', 'full', '--no-klog'], { env });
+    t.is(r.code, 0, r.stderr);
+    t.notRegex(r.stderr, /mmap reader|cannot mmap/);
+    t.regex((await runCli([input, '-o', '/dev/null', '--mode', 'full', '--no-klog', '--json'], { env })).stderr, /"reader":"read"/);
+  }
 });
 
 test('a pipe is always read, even with --reader mmap', async (t) => {

@@ -1,6 +1,6 @@
 // Reads windows of a seekable input through mmap (the native addon), where a poisoned page is a SIGBUS the addon survives.
 
-import { fstatSync } from 'node:fs';
+import { fstatSync, statfsSync } from 'node:fs';
 import { IoError } from '../errors.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { ByteSource } from './byte-source.js';
@@ -62,9 +62,22 @@ function pushPages(seg: DataSegment, offset: number, from: number, to: number, p
   }
 }
 
+/** statfs f_type of procfs: /proc/vmcore, also when it comes in as stdin (`< /proc/vmcore`). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+function onProcfs(fd: number): boolean {
+  try {
+    return statfsSync(`/proc/self/fd/${fd}`).type === PROC_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The mmap reader for a seekable source, or undefined for read(2). Auto maps regular files (/proc/vmcore among them)
- * and block devices; a pipe is always read. An addon that cannot load is one notice, never an error.
+ * The mmap reader for a seekable source, or undefined for read(2). Auto maps /proc/vmcore, where mmap is both the
+ * safer and the faster reader; files and block devices go through the page cache, where setting up a mapping for every
+ * page cost more than read(2)'s copy in bench/ (docs/architecture.md), so auto reads them and `--reader mmap` maps them.
+ * A pipe is always read. An addon that cannot load is one notice, never an error.
  */
 export function openMappedReader(source: ByteSource, choice: ReaderChoice, onNotice?: (line: string) => void): MappedReader | undefined {
   if (choice === 'read') return undefined;
@@ -73,7 +86,7 @@ export function openMappedReader(source: ByteSource, choice: ReaderChoice, onNot
     return undefined;
   }
   const stat = fstatSync(source.fd);
-  if (choice === 'auto' && !stat.isFile() && !stat.isBlockDevice()) return undefined;
+  if (choice === 'auto' && !(stat.isFile() && onProcfs(source.fd))) return undefined;
   const loaded = loadMmapAddon();
   if ('problem' in loaded) {
     onNotice?.(`mmap reader unavailable (${loaded.problem}); reading ${source.name} with read(2)`);
