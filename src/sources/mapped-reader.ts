@@ -89,7 +89,7 @@ export function openMappedReader(source: ByteSource, choice: ReaderChoice, onNot
   if (choice === 'auto' && !(stat.isFile() && onProcfs(source.fd))) return undefined;
   const loaded = loadMmapAddon();
   if ('problem' in loaded) {
-    onNotice?.(`mmap reader unavailable (${loaded.problem}); reading ${source.name} with read(2)`);
+    onNotice?.(`mmap reader unavailable: ${loaded.problem}; reading ${source.name} with read(2)`);
     return undefined;
   }
   const end = stat.isFile() ? stat.size : loaded.addon.fileSize(source.fd);
