@@ -8,7 +8,7 @@ import type { HelperScripts } from './helper-scripts.js';
 import { formatSize, GiB, type BenchOptions } from './options.js';
 import { cachedFixture, FIXTURE_SIZE, loadBytes, unpackFixtureInto } from './real-fixture.js';
 import type { InputInfo } from './report.js';
-import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
+import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, readerScenarios, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
 import { writeBenchInput, writeFaultsFile, type BenchInput } from './synthetic-inputs.js';
 import { tcpScenario } from './tcp-scenario.js';
 
@@ -77,7 +77,7 @@ export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
   syncDisk(env);
   const ctx = context(env, fixture, FIXTURE_SIZE, await loadBytes(fixture));
   const baselines = copyBaselines(ctx).filter((s) => s.id.endsWith('devnull') || s.id.endsWith('file'));
-  const ours = fullScenarios(ctx).filter((s) => s.id !== 'full-pipe');
+  const ours = [...fullScenarios(ctx).filter((s) => s.id !== 'full-pipe'), ...readerScenarios(ctx)];
   if (env.makedumpfileMissing === undefined) {
     baselines.push(makedumpfileBaseline(ctx));
     ours.find((s) => s.id === 'full-file')?.comparedWith.unshift('makedumpfile');
@@ -113,7 +113,7 @@ export async function prepareDenseGroup(env: Environment, bytes: number, isSmall
   }
   syncDisk(env);
   const ctx = context(env, file, bytes, input.segments.reduce((n, s) => n + s.size, 0));
-  const scenarios = [...copyBaselines(ctx), ...fullScenarios(ctx), faultScenario(ctx, faultsFile, faultCount, env.options.faultCount), ...slimScenarios(ctx)];
+  const scenarios = [...copyBaselines(ctx), ...fullScenarios(ctx), ...readerScenarios(ctx), faultScenario(ctx, faultsFile, faultCount, env.options.faultCount), ...slimScenarios(ctx)];
   if (env.receiverMissing === undefined) scenarios.push(tcpScenario(ctx));
   // 20 MB/s takes 54 s a GiB: one input, the smallest, shows whether memory stays flat under backpressure.
   if (isSmallest) scenarios.push(slowSinkScenario(ctx, env.options.slowSinkBytesPerSecond));

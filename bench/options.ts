@@ -20,6 +20,10 @@ export interface BenchOptions {
   slowSinkBytesPerSecond: number;
   /** A run that takes longer is killed and reported as failed. */
   runTimeoutSeconds: number;
+  /** Scenario ids to run (baselines included); undefined runs every scenario. */
+  only?: string[];
+  /** Run the real fixture's group (default true). */
+  fixture: boolean;
 }
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -30,7 +34,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--sizes 1,4,16] [--runs N] [--
   --sizes LIST sizes in GiB of the data-filled inputs (default 1,4,16; fractions allowed, e.g. 0.25)
   --runs N     timed runs of every scenario (default 3; --quick: 1)
   --out DIR    where the JSON goes (default bench/results)
-  --work DIR   where inputs are generated (default: the system temp directory)`;
+  --work DIR   where inputs are generated (default: the system temp directory)
+  --only IDS   run only these scenario ids, e.g. cat-devnull,full-mmap-devnull,full-read-devnull (groups left empty are skipped)
+  --no-sparse  skip the sparse inputs; --no-fixture skips the real fixture`;
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -50,6 +56,9 @@ export function parseOptions(argv: string[]): BenchOptions {
   let runs: number | undefined;
   let outDir = path.join(benchDir, 'results');
   let workDir: string | undefined;
+  let only: string[] | undefined;
+  let sparse = true;
+  let fixture = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => argv[++i] ?? fail(`${arg} needs a value`);
@@ -60,6 +69,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       if (!Number.isInteger(runs) || runs < 1) fail('--runs needs a whole number ≥ 1');
     } else if (arg === '--out') outDir = path.resolve(value());
     else if (arg === '--work') workDir = path.resolve(value());
+    else if (arg === '--only') only = value().split(',').map((id) => id.trim()).filter(Boolean);
+    else if (arg === '--no-sparse') sparse = false;
+    else if (arg === '--no-fixture') fixture = false;
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -68,13 +80,15 @@ export function parseOptions(argv: string[]): BenchOptions {
   return {
     quick,
     denseSizes: sizes ?? (quick ? [64 * MiB] : [1 * GiB, 4 * GiB, 16 * GiB]),
-    sparseSizes: [64 * GiB, 1024 * GiB],
+    sparseSizes: sparse ? [64 * GiB, 1024 * GiB] : [],
     runs: runs ?? (quick ? 1 : 3),
     outDir,
     workDir: workDir ?? (process.env.TMPDIR || '/tmp'),
     faultCount: 100_000,
     slowSinkBytesPerSecond: 20_000_000,
     runTimeoutSeconds: quick ? 120 : 3600,
+    only,
+    fixture,
   };
 }
 

@@ -103,9 +103,14 @@ export function computeTargets(results: ScenarioResult[]): Target[] {
   const find = (kind: InputInfo['kind'], bytes: number | undefined, id: string) => results.find((r) => r.input.kind === kind && (bytes === undefined || r.input.bytes === bytes) && r.id === id);
   const denseSizes = [...new Set(results.filter((r) => r.input.kind === 'dense').map((r) => r.input.bytes))].sort((a, b) => a - b);
   for (const size of denseSizes) {
-    const label = find('dense', size, 'full-devnull')?.input.label ?? String(size);
+    const label = results.find((r) => r.input.kind === 'dense' && r.input.bytes === size)?.input.label ?? String(size);
     targets.push(ratioTarget(`${label}: full → /dev/null vs Node loop → /dev/null`, find('dense', size, 'full-devnull'), 'node-devnull', 0.9));
     targets.push(ratioTarget(`${label}: full → new file vs Node loop → new file`, find('dense', size, 'full-file'), 'node-file', 0.9, size >= GiB, 'the target is for inputs ≥ 1 GiB'));
+    for (const sink of ['devnull', 'file'] as const) {
+      const where = sink === 'devnull' ? '/dev/null' : 'new file';
+      targets.push(ratioTarget(`${label}: full, mmap → ${where} vs read(2) → ${where}`, find('dense', size, `full-mmap-${sink}`), `full-read-${sink}`, 1));
+    }
+    if (size === 4 * GiB) targets.push(ratioTarget(`${label}: full, mmap → /dev/null vs \`cat IN > /dev/null\``, find('dense', size, 'full-mmap-devnull'), 'cat-devnull', 0.9));
     const faults = find('dense', size, 'full-faults');
     targets.push(ratioTarget(`${label}: ${faults?.label ?? 'full with faults'} vs full with none`, faults, 'full-devnull', 0.95));
   }
@@ -137,6 +142,10 @@ export function computeTargets(results: ScenarioResult[]): Target[] {
     const [lo, hi] = [fullRss(smallest), fullRss(largest)];
     const growth = `not growing: at most +${Math.round((RSS_GROWTH_TOLERANCE - 1) * 100)}%`;
     targets.push({ name: growthName, value: `${lo.toFixed(1)} → ${hi.toFixed(1)} MiB`, status: hi <= lo * RSS_GROWTH_TOLERANCE ? 'met' : 'NOT met', note: growth });
+  }
+  for (const sink of ['devnull', 'file'] as const) {
+    const where = sink === 'devnull' ? '/dev/null' : 'new file';
+    targets.push(ratioTarget(`real fixture: full, mmap → ${where} vs read(2) → ${where}`, find('fixture', undefined, `full-mmap-${sink}`), `full-read-${sink}`, 1));
   }
   const ourFixture = find('fixture', undefined, 'full-file');
   const mdf = ourFixture?.ratios.find((x) => x.id === 'makedumpfile');

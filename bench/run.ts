@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   const smallest = Math.min(...options.denseSizes);
   const preparers: Array<() => Promise<Prepared>> = [
-    () => prepareFixtureGroup(env),
+    ...(options.fixture ? [() => prepareFixtureGroup(env)] : []),
     ...options.denseSizes.map((size) => () => prepareDenseGroup(env, size, size === smallest)),
     ...options.sparseSizes.map((size) => () => prepareSparseGroup(env, size)),
   ];
@@ -107,8 +107,9 @@ async function main(): Promise<void> {
         skipped.push(prepared.skipped);
         continue;
       }
+      if (options.only) prepared.group.scenarios = prepared.group.scenarios.filter((s) => options.only!.includes(s.id));
       try {
-        results.push(...(await runGroup(prepared.group, options, scratchDir)));
+        if (prepared.group.scenarios.length > 0) results.push(...(await runGroup(prepared.group, options, scratchDir)));
       } finally {
         await prepared.group.dispose();
       }

@@ -35,12 +35,13 @@ function summary(stderr: string): Record<string, unknown> | undefined {
   return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
 }
 
-/** Checks slim-core's --json summary: the mode it chose, a full dump's size, the pages it left out. */
-export function expectSummary(mode: 'slim' | 'full', minBytes: number, omitted?: number): (stderr: string) => string | undefined {
+/** Checks slim-core's --json summary: the mode it chose, a full dump's size, the pages it left out, what read the data. */
+export function expectSummary(mode: 'slim' | 'full', minBytes: number, omitted?: number, reader?: 'mmap' | 'read'): (stderr: string) => string | undefined {
   return (stderr) => {
     const s = summary(stderr);
     if (!s) return 'no --json summary on stderr';
     if (s.mode !== mode) return `wrote a ${String(s.mode)} dump, expected ${mode}`;
+    if (reader !== undefined && s.reader !== reader) return `read with ${String(s.reader)}, expected ${reader}`;
     if (typeof s.bytes !== 'number' || s.bytes < minBytes) return `wrote ${String(s.bytes)} bytes, expected at least ${minBytes}`;
     if (omitted !== undefined && s.omitted !== omitted) return `left out ${String(s.omitted)} ranges, expected ${omitted}`;
     return undefined;
@@ -94,6 +95,23 @@ export function fullScenarios(ctx: ScenarioContext): Scenario[] {
       script: (t) => `cat ${IN} | ${t(slimCore(ctx, '--mode full'))} | cat > /dev/null`, outputs: [], check,
     }),
   ];
+}
+
+/** Full mode read through mmap and through read(2), to /dev/null and to a new file: mmap against pread, and both against cat. */
+export function readerScenarios(ctx: ScenarioContext): Scenario[] {
+  const IN = q(ctx.inputPath);
+  return (['mmap', 'read'] as const).flatMap((reader) => {
+    const file = outputPath(ctx, `full-${reader}-file`);
+    const check = expectSummary('full', ctx.dataBytes, undefined, reader);
+    return [
+      ours(`full-${reader}-devnull`, `full, \`--reader ${reader}\` → /dev/null`, [...(reader === 'mmap' ? ['full-read-devnull'] : []), 'cat-devnull'], {
+        script: (t) => t(slimCore(ctx, `${IN} --mode full --reader ${reader} -o /dev/null`)), outputs: [], check,
+      }),
+      ours(`full-${reader}-file`, `full, \`--reader ${reader}\` → new FILE (\`--no-sync\`)`, [...(reader === 'mmap' ? ['full-read-file'] : []), 'cat-file'], {
+        script: (t) => t(slimCore(ctx, `${IN} --mode full --reader ${reader} -o ${q(file)} --no-sync`)), outputs: [file], check, minOutputBytes: ctx.dataBytes,
+      }),
+    ];
+  });
 }
 
 export function faultScenario(ctx: ScenarioContext, faultsFile: string, faultCount: number, asked: number): Scenario {

@@ -18,6 +18,9 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund || { echo "npm ci failed" >&2; exit 1; }
 fi
 
+# npm ci builds the mmap addon; a checkout whose node_modules was already fresh may not have it yet.
+[[ -f native/build/Release/slimcore_mmap.node ]] || sh scripts/build-native.sh
+
 # The CLI tests run dist/src/cli/main.js. A failed build is counted so it cannot hide in the log; the tests still run.
 npm run --silent build || fail "build (npm run build)"
 

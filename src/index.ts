@@ -1,6 +1,7 @@
 // slim-core's library API: the capture pipeline, its stages, inspect, and the pure codecs.
 
 export { capture, DEFAULT_CHUNK_SIZE, type CaptureOptions, type CaptureResult } from './pipeline/capture.js';
+export { READER_CHOICES, type ReaderChoice } from './sources/mapped-reader.js';
 export { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './pipeline/plan.js';
 export type { DumpEvent, PrefixEvent, HeaderEvent, DataEvent } from './stream/events.js';
 export { dumpSerializer } from './pipeline/serializer.js';

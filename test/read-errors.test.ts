@@ -1,68 +1,17 @@
 // Read-error recovery against a file whose chosen pages fail with a real kernel EIO (FUSE): zero-fill, list, cap, report.
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startReceiver } from '../src/net/receiver.js';
 import { capture } from '../src/pipeline/capture.js';
 import { OmitReason, OMITTED_FLAG_MAY_BE_INCOMPLETE } from '../src/notes/slimcore-notes.js';
-import { mountFaulty } from './helpers/faulty-mount.js';
-import { writeSyntheticVmcore, type SyntheticOptions, type SyntheticVmcore } from './helpers/synthetic-vmcore.js';
+import { type SyntheticOptions } from './helpers/synthetic-vmcore.js';
 import { readBack } from './helpers/read-dump.js';
+import { assertCopy, expectedRanges, faultyDump, overRead, PAGE } from './helpers/faulty-dump.js';
 import { runCli, runShell } from './helpers/cli.js';
 import { assertReadersAccept } from './helpers/elf-readers.js';
-import { tempDir } from './helpers/tmp.js';
-
-const PAGE = 4096;
-
-async function faultyDump(t: ExecutionContext, opts: SyntheticOptions, badPage: (dump: SyntheticVmcore) => number[], slowReads?: { everyNth: number; sleepMs: number }) {
-  const dir = await tempDir(t, 'rerr');
-  const backing = path.join(dir, 'vmcore.elf');
-  const dump = await writeSyntheticVmcore(backing, opts);
-  const badPages = badPage(dump);
-  const mount = await mountFaulty(t, { backing, badPages, slowReads });
-  return { dir, backing, dump, mount, badPages };
-}
-
-/** Memory pages (inside segment data) that were read more than twice. */
-async function overRead(mount: Awaited<ReturnType<typeof mountFaulty>>, dump: SyntheticVmcore): Promise<string[]> {
-  const counts = (await mount.readCounts()).counts;
-  const firstData = Math.min(...dump.segments.map((s) => s.fileOffset));
-  return Object.entries(counts)
-    .filter(([offset, reads]) => Number(offset) >= firstData && reads > 2)
-    .map(([offset, reads]) => `page at file offset 0x${Number(offset).toString(16)} read ${reads} times`);
-}
-
-/** Checks the output segment by segment: failed pages zero, every other byte as in the input. */
-async function assertCopy(t: ExecutionContext, out: string, backing: string, dump: SyntheticVmcore, badPages: readonly number[]) {
-  const back = await readBack(out);
-  const input = await readFile(backing);
-  const bad = new Set(badPages);
-  for (const load of dump.segments) {
-    const got = back.segment(load.index);
-    t.is(got.length, load.size);
-    for (let at = 0; at < load.size; at += PAGE) {
-      const page = got.subarray(at, at + PAGE);
-      if (bad.has(load.fileOffset + at)) t.true(page.every((b) => b === 0), `page at 0x${(load.fileOffset + at).toString(16)} is zero`);
-      else if (!page.equals(input.subarray(load.fileOffset + at, load.fileOffset + at + page.length))) t.fail(`page at 0x${(load.fileOffset + at).toString(16)} differs`);
-    }
-  }
-  return back;
-}
-
-/** The physical ranges the failed pages should be listed as, merged where neighbours. */
-function expectedRanges(dump: SyntheticVmcore, badPages: readonly number[]): [bigint, bigint, number][] {
-  const out: [bigint, bigint, number][] = [];
-  for (const offset of [...badPages].sort((a, b) => a - b)) {
-    const load = dump.segments.find((s) => s.fileOffset <= offset && offset < s.fileOffset + s.size)!;
-    const paddr = load.paddr + BigInt(offset - load.fileOffset);
-    const last = out[out.length - 1];
-    if (last && last[0] + last[1] === paddr) last[1] += BigInt(PAGE);
-    else out.push([paddr, BigInt(PAGE), OmitReason.READ_ERROR]);
-  }
-  return out;
-}
 
 const TWO_SEGMENTS: SyntheticOptions = { segments: [{ paddr: 0x100000n, size: 64 * PAGE }, { paddr: 0x800000n, size: 64 * PAGE }] };
 
@@ -172,7 +121,7 @@ test('a pipe sink: the dump is flagged incomplete, the report holds the list, ex
 });
 
 test('a slow source: nothing times out and the progress keeps moving', async (t) => {
-  const { dir, mount } = await faultyDump(t, { segments: [{ paddr: 0x100000n, size: 8 << 20 }] }, () => [], { everyNth: 4, sleepMs: 150 });
+  const { dir, mount } = await faultyDump(t, { segments: [{ paddr: 0x100000n, size: 8 << 20 }] }, () => [], { slowReads: { everyNth: 4, sleepMs: 150 } });
   const out = path.join(dir, 'out.elf');
   const r = await runCli([mount.file, '-o', out, '--mode', 'full', '--no-klog', '--progress', '--chunk-size', String(256 << 10)]);
   t.is(r.code, 0, r.stderr);

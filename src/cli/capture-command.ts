@@ -16,6 +16,7 @@ const MIN_LOOKAHEAD = 4096;
 /** One page at least; the pool holds 4 chunks, so 64 MiB each is already twice the default's memory budget. */
 const MIN_CHUNK_SIZE = 4096;
 const MAX_CHUNK_SIZE = 64 << 20;
+import { READER_CHOICES, type ReaderChoice } from '../sources/mapped-reader.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -29,6 +30,7 @@ export interface CaptureArgs {
   sync: boolean;
   chunkSize: number;
   maxReadErrors: number;
+  reader: ReaderChoice;
   report?: string;
   progress?: boolean;
   klog: boolean;
@@ -63,6 +65,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('slim-keep', { choices: ['log', 'none'] as const, default: 'log' as const, describe: "what a slim dump keeps besides headers and notes: the pages of the kernel's log, so that crash can show it, or nothing" })
       .option('lookahead', { type: 'number', default: 64 << 20, describe: 'bytes of a pipe that may be held in memory to find the headers, notes and kernel log; a log past them is a KLOG warning, read as the data streams past (docs/kernel-log.md)' })
       .option('max-read-errors', { type: 'number', default: DEFAULT_MAX_READ_ERRORS, describe: 'pages that may fail to read (each is zero-filled and listed) before the capture stops with exit 4; also the room reserved for them in a file dump' })
+      .option('reader', { choices: READER_CHOICES, default: 'auto' as const, describe: 'how memory is read: mmap (a poisoned page is a SIGBUS that is survived: that page is zero-filled and listed), read (read(2)), or auto: mmap for /proc/vmcore when the native addon is built, read otherwise; --reader mmap also maps files and block devices (a pipe is always read)' })
       .option('report', { type: 'string', describe: 'write a JSON report (pages that failed to read, ranges omitted) to this file' })
       .option('progress', { type: 'boolean', describe: 'show progress on stderr (default: when stderr is a terminal; --no-progress to hide)' })
       .option('sync', { type: 'boolean', default: true, describe: 'fsync a file output before renaming it, and a block device before closing it (--no-sync to skip)' })
@@ -109,6 +112,7 @@ async function runCapture(args: CaptureArgs): Promise<void> {
     chunkSize: args.chunkSize,
     sync: args.sync,
     maxReadErrors: args.maxReadErrors,
+    reader: args.reader,
     kernelLog: args.klog,
     slimKeep: args.slimKeep,
     lookahead: args.lookahead,
@@ -141,7 +145,10 @@ async function runCapture(args: CaptureArgs): Promise<void> {
         seconds: Number(result.seconds.toFixed(3)),
         omitted: plan.omitted.length,
         records: plan.records.length,
+        reader: result.reader,
         readErrorPages: readErrors.pages,
+        // What the failed pages failed with: errno names, or SIGBUS for a page that faulted under the mapping.
+        readErrorKinds: [...new Set(readErrors.ranges.flatMap((r) => r.error.split(', ')))],
         readErrorsListedInDump: readErrors.listedInDump,
         cause: plan.cause,
         filter: result.filter ? filterJson(result.filter) : null,

@@ -42,6 +42,8 @@ export interface CaptureReport {
   output: string;
   mode: string;
   cause: string;
+  /** What read the segment data: mmap or read(2). */
+  reader: 'mmap' | 'read';
   readErrors: { pages: number; listedInDump: boolean; ranges: { segment: number; paddr: string; length: string; fileOffset: string; error: string }[] };
   omitted: { paddr: string; length: string; reason: number }[];
   /** A kernel log read as a pipe streamed past: whether its ranges are zero in the dump and listed there. */

@@ -17,6 +17,7 @@ import { LateKernelLog } from './late-kernel-log.js';
 import { finishLateLog, lateLogReport, LATE_LOG_CAUSE_RESERVE, LATE_LOG_MCE_RESERVE, LATE_LOG_OMITTED_RESERVE, type LateLogOutcome } from './late-log-patch.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
+import { describeReader, openMappedReader, type ReaderChoice } from '../sources/mapped-reader.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
 import { openSink, type TransportOptions } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
@@ -56,6 +57,8 @@ export interface CaptureOptions {
   chunkSize?: number;
   /** Pages that may fail to read before the capture stops (exit 4); also the OMITTED note's spare capacity. */
   maxReadErrors?: number;
+  /** How segment data is read: through mmap (a poisoned page is a survived SIGBUS), read(2), or auto (mmap where it can). */
+  reader?: ReaderChoice;
   /** Where to write the JSON report (read errors, omitted ranges). */
   report?: string;
   sync?: boolean;
@@ -86,6 +89,8 @@ export interface CaptureResult {
   filter?: FilterSummary;
   /** A log beyond a pipe's look-ahead, read as the data streamed past, when it named machine checks. */
   lateKernelLog?: LateLogOutcome;
+  /** What read the segment data in the end: 'read' where mmap was not asked for, not available or failed. */
+  reader: 'mmap' | 'read';
 }
 
 /** On a pipe whose look-ahead cannot reach the log, a full dump gathers it from the stream. */
@@ -173,6 +178,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // What is read: each run of file bytes once, however many program headers point into it.
     const reads = fileExtents(copy);
     const skip = faultsByExtent(reads, plan.faultMap.bySegment);
+    const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -193,7 +199,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
           late?.observe(event);
           yield event;
         }
-      } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn });
+      } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn, mapped });
       // A slim dump from a pipe ends here, however much the producer still has to write.
       if (plan.mode === 'slim') await source.close();
     }
@@ -226,6 +232,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
         output: sink.name,
         mode: plan.mode,
         cause,
+        reader: describeReader(mapped),
         readErrors: {
           pages: errors.pages,
           listedInDump,
@@ -248,6 +255,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
       filter: filter.outcome?.summary,
       lateKernelLog: lateLog,
+      reader: describeReader(mapped),
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);

@@ -10,6 +10,7 @@ import type { ReadErrorLog } from './read-errors.js';
 import { mainThreadPread, readRange, threadPoolPread, type FailedPage, type Pread } from './chunk-reader.js';
 import { zeroRuns } from '../stream/zeros.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
+import type { MappedReader } from './mapped-reader.js';
 
 /** Windows read at once: enough to keep both cores busy copying from the page cache. */
 const READ_AHEAD = 2;
@@ -44,6 +45,8 @@ export interface SegmentReadPlan {
   pool?: ChunkPool;
   /** More ranges never to read in a window (pages a filtered dump leaves out): written as zeros, not listed. */
   excludedIn?: (seg: DataSegment, from: number, to: number) => Promise<[number, number][]>;
+  /** Read through mmap, where a poisoned page is a survived SIGBUS; else (or where it cannot map) with pread. */
+  mapped?: MappedReader;
 }
 
 /** One window of a segment: read in one go, except the fault ranges inside it, which are never read. */
@@ -127,20 +130,30 @@ async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan
   const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
   const skips = excluded.length > 0 ? unite(task.skips, excluded) : task.skips;
   const failed: FailedPage[] = [];
-  const read = (from: number, to: number, pread: Pread) => readRange({ source, seg, offset: from, buf: buf.subarray(from - offset, to - offset), pageSize: plan.pageSize, pread, failed });
-  if (skips.length === 0) {
-    await read(offset, offset + length, threadPoolPread);
-  } else {
-    // Many small pieces between faults: pread each on the main thread rather than pay a thread-pool hand-off per piece.
-    let at = offset;
-    for (const [start, end] of skips) {
-      if (start > at) await read(at, start, mainThreadPread);
-      buf.fill(0, start - offset, end - offset);
-      at = end;
-    }
-    if (at < offset + length) await read(at, offset + length, mainThreadPread);
-  }
+  const mapped = plan.mapped && (await plan.mapped.readPieces(seg, offset, buf, piecesBetween(offset, offset + length, skips), plan.pageSize, failed));
+  if (!mapped) await preadTask(source, { ...task, skips }, plan, buf, failed);
+  for (const [start, end] of skips) buf.fill(0, start - offset, end - offset);
   return { events: [{ kind: 'data', segment: seg.index, offset, bytes: buf, chunk: buf, zeroFilled: true }], failed };
+}
+
+async function preadTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan, buf: Buffer, failed: FailedPage[]): Promise<void> {
+  const { seg, offset, length, skips } = task;
+  const read = (from: number, to: number, pread: Pread) => readRange({ source, seg, offset: from, buf: buf.subarray(from - offset, to - offset), pageSize: plan.pageSize, pread, failed });
+  if (skips.length === 0) return read(offset, offset + length, threadPoolPread);
+  // Many small pieces between faults: pread each on the main thread rather than pay a thread-pool hand-off per piece.
+  for (const [start, end] of piecesBetween(offset, offset + length, skips)) await read(start, end, mainThreadPread);
+}
+
+/** The parts of [from, to) between the sorted skip ranges inside it. */
+function piecesBetween(from: number, to: number, skips: readonly [number, number][]): [number, number][] {
+  const pieces: [number, number][] = [];
+  let at = from;
+  for (const [start, end] of skips) {
+    if (start > at) pieces.push([at, start]);
+    at = Math.max(at, end);
+  }
+  if (at < to) pieces.push([at, to]);
+  return pieces;
 }
 
 /** Windows end on a physical page boundary, so that a page that fails is never touched again by the next window. */

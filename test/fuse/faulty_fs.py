@@ -3,7 +3,8 @@
 #
 # Usage: faulty_fs.py CONFIG_JSON MOUNTPOINT   (foreground; ends when unmounted, on SIGTERM, or at EOF on stdin,
 #        so by hand keep stdin open: `sleep infinity | faulty_fs.py cfg.json mnt`)
-# Config: {"backing", "name", "pageSize", "badPages": [file offsets], "slowReads": {"everyNth", "sleepMs"}, "countsFile"}
+# Config: {"backing", "name", "pageSize", "badPages": [file offsets], "slowReads": {"everyNth", "sleepMs"}, "countsFile",
+#          "directIo" (default true; false serves through the page cache, so a failing page makes an mmap fault fail: SIGBUS)}
 # SIGUSR1 writes the counts to countsFile; they are written again after unmount.
 
 import errno
@@ -44,6 +45,7 @@ def load_config(path):
         'every_nth': int(slow.get('everyNth', 0)),
         'sleep_s': float(slow.get('sleepMs', 0)) / 1000,
         'counts_file': cfg['countsFile'],
+        'direct_io': bool(cfg.get('directIo', True)),
     }
 
 
@@ -176,7 +178,7 @@ def main():
     helper_thread(exit_when_parent_dies)
     fs.write_counts()  # an empty report before mounting, so a reader never waits for a file that is not there
     try:
-        FUSE(fs, sys.argv[2], foreground=True, ro=True, direct_io=True,
+        FUSE(fs, sys.argv[2], foreground=True, ro=True, direct_io=cfg['direct_io'],
              fsname='slimcore-faulty', subtype='faulty', default_permissions=True)
     finally:
         fs.write_counts()

@@ -16,6 +16,8 @@ export interface FaultyMountOptions {
   badPages?: number[];
   /** Sleeps sleepMs in every everyNth read request. */
   slowReads?: { everyNth: number; sleepMs: number };
+  /** Default true. False serves through the page cache: a failing page then makes a fault on a mapping of it fail (SIGBUS). */
+  directIo?: boolean;
 }
 
 export interface FaultyReadCounts {
@@ -65,7 +67,7 @@ export async function mountFaulty(t: Pick<ExecutionContext, 'teardown'>, opts: F
   const countsFile = path.join(base, 'counts.json');
   const configFile = path.join(base, 'config.json');
   await mkdir(mountpoint);
-  const config = { backing: path.resolve(opts.backing), name, pageSize: opts.pageSize ?? 4096, badPages: opts.badPages ?? [], slowReads: opts.slowReads ?? { everyNth: 0, sleepMs: 0 }, countsFile };
+  const config = { backing: path.resolve(opts.backing), name, pageSize: opts.pageSize ?? 4096, badPages: opts.badPages ?? [], slowReads: opts.slowReads ?? { everyNth: 0, sleepMs: 0 }, directIo: opts.directIo ?? true, countsFile };
   await writeFile(configFile, JSON.stringify(config));
 
   // stdin stays open as a lifeline: the server unmounts itself when it reads EOF, i.e. when this process dies.
