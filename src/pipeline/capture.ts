@@ -10,7 +10,9 @@ import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
 import { fdReadAt } from '../klog/physical-memory.js';
-import { findKernelLog } from './kernel-log-source.js';
+import { findKernelLog, type ReadAt } from './kernel-log-source.js';
+import { dumpFacts } from './dump-facts.js';
+import { crashedNodename } from '../klog/uts-name.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
@@ -74,6 +76,8 @@ export interface CaptureResult {
   input: string;
   seconds: number;
   readErrors: ReadErrorOutcome;
+  /** What a sink that stores facts beside the dump (s3://) stored: its S3 metadata. */
+  metadata?: Record<string, string>;
 }
 
 async function readPrefix(source: ByteSource, lookahead: number): Promise<{ prefix: DumpPrefix; forward?: ForwardReader }> {
@@ -83,10 +87,8 @@ async function readPrefix(source: ByteSource, lookahead: number): Promise<{ pref
 }
 
 /** The kernel log's findings, or undefined (with a notice saying why) when it cannot be found. */
-async function kernelLogOf(prefix: DumpPrefix, source: ByteSource, forward: ForwardReader | undefined, onNotice?: (line: string) => void) {
-  const found = forward
-    ? await findKernelLog(prefix, (offset, length) => forward.peek(offset, length), (offset) => forward.fillTo(offset))
-    : await findKernelLog(prefix, fdReadAt(source.fd, source.name));
+async function kernelLogOf(prefix: DumpPrefix, readAt: ReadAt, forward: ForwardReader | undefined, onNotice?: (line: string) => void) {
+  const found = await findKernelLog(prefix, readAt, forward && ((offset) => forward.fillTo(offset)));
   if ('problem' in found) {
     onNotice?.(`${found.problem}; going on without it`);
     return undefined;
@@ -111,7 +113,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
-    const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
+    const readAt: ReadAt = forward ? (offset, length) => forward.peek(offset, length) : fdReadAt(source.fd, source.name);
+    const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, readAt, forward, options.onNotice);
     const plan = planCapture(prefix, segments, {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
@@ -127,6 +130,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onWarning: warn,
       onNotice: options.onNotice,
     });
+    const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt)));
     const copy = plan.copySegments;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
@@ -193,6 +197,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       readErrors: { pages: errors.pages, ranges: errors.ranges, listedInDump },
+      metadata,
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);
