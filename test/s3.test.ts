@@ -199,9 +199,11 @@ async function midUpload(t: ExecutionContext, key: string, extra: string[]) {
     const end = Math.min(at + 4 * MiB, dump.bytes.length);
     for (; at < end; at += piece) await feed(sender.child.stdin, dump.bytes.subarray(at, at + piece));
   }
+  const { stdin } = sender.child;
+  // The sender stops reading when it fails: feed only while its stdin is open, or the last write waits for ever.
   const rest = (async () => {
-    for (; at < dump.bytes.length; at += piece) await feed(sender.child.stdin, dump.bytes.subarray(at, at + piece));
-    sender.child.stdin.end();
+    for (; at < dump.bytes.length && !stdin.destroyed; at += piece) await feed(stdin, dump.bytes.subarray(at, at + piece));
+    if (!stdin.destroyed) stdin.end();
   })();
   return { sender, rest };
 }
