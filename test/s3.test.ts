@@ -255,7 +255,8 @@ test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it 
   const input = path.join(dir, 'in.elf');
   await writeFile(input, dump.bytes);
   const expected = path.join(dir, 'expected.elf');
-  const local = await runCli([input, '--mode', 'full', '--no-klog', '--no-sync', '-q', '-o', expected]);
+  // From a pipe, as the sender below reads: a file input would reserve room for read errors in the notes.
+  const local = await runShell('cat "$1" | $CLI - --mode full --no-klog --no-sync -q -o "$2"', [input, expected]);
   t.is(local.code, 0, local.stderr);
   const relay = await startThrottledRelay(cluster.port, RATE);
   t.teardown(() => relay.close());
