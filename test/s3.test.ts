@@ -24,7 +24,7 @@ import { mountFaulty } from './helpers/faulty-mount.js';
 import { readBack } from './helpers/read-dump.js';
 import { assertSameFile, feed, startSender } from './helpers/receiver-process.js';
 import { writeSyntheticVmcore, makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
-import { startThrottledRelay } from './helpers/throttled-relay.js';
+import { rssOf, startThrottledRelay } from './helpers/throttled-relay.js';
 import { tempDir } from './helpers/tmp.js';
 import { fixtureVmlinux } from './helpers/vmlinux.js';
 import { OmitReason } from '../src/notes/slimcore-notes.js';
@@ -238,15 +238,6 @@ test.serial('RGW stopped (SIGSTOP) mid-upload: a timeout naming its value, the u
   assertOneLineExit4(t, result, /no answer from http:\/\/127\.0\.0\.1:\d+ within 2 s \(--s3-timeout\)/);
   await assertNothingLeft(t, key);
 });
-
-async function rssOf(pid: number): Promise<number | undefined> {
-  try {
-    const kib = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return kib ? Number(kib[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it uploads, RSS within 128 MiB', async (t) => {
   const dir = await tempDir(t, 's3-bp');

@@ -1,5 +1,7 @@
-// A TCP relay on 127.0.0.1 that passes client bytes upstream at one rate shared by all its connections, and counts them.
+// For backpressure tests: a TCP relay on 127.0.0.1 passing client bytes upstream at one rate shared by all its
+// connections (and counting them), and a process's resident memory.
 
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 
 export interface ThrottledRelay {
@@ -44,4 +46,13 @@ export async function startThrottledRelay(targetPort: number, bytesPerSecond: nu
         server.close(() => resolve());
       }),
   };
+}
+
+export async function rssOf(pid: number): Promise<number | undefined> {
+  try {
+    const kib = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return kib ? Number(kib[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
