@@ -1,12 +1,12 @@
 // Backpressure over the network: behind a receiver throttled to a few MB/s, the sender's buffers and reads stay bounded.
 
 import test from 'ava';
-import net from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeSyntheticVmcore } from './helpers/synthetic-vmcore.js';
 import { runShell } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
+import { rssOf, startThrottledRelay } from './helpers/throttled-relay.js';
 import { assertSameFile, feed, startReceiverProcess, startSender } from './helpers/receiver-process.js';
 import { MAX_DATA_PAYLOAD } from '../src/net/protocol.js';
 import { DEFAULT_CHUNK_SIZE, POOLED_CHUNKS } from '../src/pipeline/capture.js';
@@ -26,42 +26,6 @@ const SINK_BOUND = MiB + DEFAULT_CHUNK_SIZE + MAX_DATA_PAYLOAD + 64 * 1024;
 const USER_LEAD_BOUND = POOLED_CHUNKS * DEFAULT_CHUNK_SIZE + 2 * MiB;
 /** Node itself takes about 50 MiB; the garbage collector returns memory late, so RSS says little below this. */
 const RSS_PEAK_BOUND = 128 * MiB;
-
-/** A TCP relay on 127.0.0.1 that passes the sender's bytes on at `bytesPerSecond`, and counts them. */
-async function throttledRelay(targetPort: number, bytesPerSecond: number) {
-  const state = { forwarded: 0 };
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    const started = Date.now();
-    let passed = 0;
-    client.on('data', (chunk: Buffer) => {
-      passed += chunk.length;
-      state.forwarded += chunk.length;
-      upstream.write(chunk);
-      const wait = started + (passed / bytesPerSecond) * 1000 - Date.now();
-      if (wait > 0) {
-        client.pause();
-        setTimeout(() => client.resume(), wait);
-      }
-    });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, state, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
-async function rssOf(pid: number): Promise<number | undefined> {
-  try {
-    const kib = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return kib ? Number(kib[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Bytes the kernel holds on the way through the relay: the sender's send queue and the relay's receive queue. */
 async function kernelQueued(relayPort: number): Promise<number> {
@@ -92,7 +56,7 @@ test('a receiver throttled to 8 MiB/s: the sender reads only as fast as it sends
   await writeFile(tokenFile, 'backpressure');
   const dumps = path.join(dir, 'dumps');
   const receiver = await startReceiverProcess(t, dumps, ['--token-file', tokenFile]);
-  const relay = await throttledRelay(receiver.port, RATE);
+  const relay = await startThrottledRelay(receiver.port, RATE);
   t.teardown(() => relay.close());
 
   const started = Date.now();
@@ -100,7 +64,7 @@ test('a receiver throttled to 8 MiB/s: the sender reads only as fast as it sends
   let fed = 0;
   const samples: { ms: number; fed: number; forwarded: number; kernel: number; rss?: number }[] = [];
   const sampler = setInterval(() => {
-    const at = { ms: Date.now() - started, fed, forwarded: relay.state.forwarded };
+    const at = { ms: Date.now() - started, fed, forwarded: relay.forwarded() };
     void Promise.all([rssOf(sender.child.pid!), kernelQueued(relay.port)]).then(([rss, kernel]) => samples.push({ ...at, kernel, rss }));
   }, SAMPLE_MS);
   for (let at = 0; at < dump.bytes.length; at += FEED_PIECE) {

@@ -12,9 +12,11 @@ import { warnAboutPrefix } from '../dump/prefix-warnings.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
 import { ForwardReader, PIPE_PREFIX_LIMIT } from '../sources/forward-reader.js';
 import { fdReadAt } from '../klog/physical-memory.js';
-import { findKernelLog, namesKernelLog, type KernelLogFindings } from './kernel-log-source.js';
+import { findKernelLog, namesKernelLog, type KernelLogFindings, type ReadAt } from './kernel-log-source.js';
 import { LateKernelLog } from './late-kernel-log.js';
 import { finishLateLog, lateLogReport, LATE_LOG_CAUSE_RESERVE, LATE_LOG_MCE_RESERVE, LATE_LOG_OMITTED_RESERVE, type LateLogOutcome } from './late-log-patch.js';
+import { dumpFacts } from './dump-facts.js';
+import { crashedNodename } from '../klog/uts-name.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import { describeReader, openMappedReader, type ReaderChoice } from '../sources/mapped-reader.js';
@@ -91,6 +93,8 @@ export interface CaptureResult {
   lateKernelLog?: LateLogOutcome;
   /** What read the segment data in the end: 'read' where mmap was not asked for, not available or failed. */
   reader: 'mmap' | 'read';
+  /** What a sink that stores facts beside the dump (s3://) stored: its S3 metadata. */
+  metadata?: Record<string, string>;
 }
 
 /** On a pipe whose look-ahead cannot reach the log, a full dump gathers it from the stream. */
@@ -149,6 +153,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     const recovers = !forward;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
+    const readAt: ReadAt = forward ? (offset, length) => forward.peek(offset, length) : fdReadAt(source.fd, source.name);
     const klogState = options.kernelLog === false ? {} : await kernelLogOf(prefix, source, forward, warn, options.onNotice);
     const klog = klogState.findings;
     // A log a pipe's look-ahead cannot reach is read as it streams past; room for what it may add to our notes.
@@ -173,6 +178,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
     const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
+    const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt)));
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
     // What is read: each run of file bytes once, however many program headers point into it.
@@ -256,6 +262,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       filter: filter.outcome?.summary,
       lateKernelLog: lateLog,
       reader: describeReader(mapped),
+      metadata,
     };
   } catch (err) {
     await sink?.abort().catch(() => undefined);

@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { IoError, UsageError } from '../errors.js';
 import { FdWriter } from './fd-writer.js';
+import type { DumpFacts } from '../pipeline/dump-facts.js';
 
 export interface DumpSink {
   /** For messages: the path, URL, or "stdout". */
@@ -22,6 +23,8 @@ export interface DumpSink {
   onWritten?(listener: (total: number) => void): void;
   /** Leaves nothing at the target path. */
   abort(): Promise<void>;
+  /** Sinks that store facts beside the dump (S3 metadata) take them before the data; returns what will be stored. */
+  describe?(facts: DumpFacts): Record<string, string>;
 }
 
 async function cannotPatch(): Promise<void> {

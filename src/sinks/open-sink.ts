@@ -1,9 +1,10 @@
-// Chooses the sink for an -o value: stdout, a file, a device or FIFO, a receiver (tcp://, tls://) or ssh://.
+// Chooses the sink for an -o value: stdout, a file, a device or FIFO, a receiver (tcp://, tls://), ssh:// or s3://.
 
 import { UsageError } from '../errors.js';
 import { openFileSink, openStdoutSink, type DumpSink, type SinkOptions } from './dump-sink.js';
 import { openNetworkSink } from './network-sink.js';
 import { openSshSink } from './ssh-sink.js';
+import { S3_URL, type S3Options } from './s3-target.js';
 
 /** How to reach another host: TLS for tls://, ssh for ssh://. */
 export interface TransportOptions {
@@ -13,6 +14,8 @@ export interface TransportOptions {
   sshIdentity?: string;
   sshKnownHosts?: string;
   sshOptions?: string[];
+  /** s3:// only (its CA may also come from tlsCa). */
+  s3?: S3Options;
 }
 
 export interface OutputSpec {
@@ -28,21 +31,39 @@ export interface OutputSpec {
 const NETWORK_URL = /^(tcp|tls):\/\//i;
 const SSH_URL = /^ssh:\/\//i;
 
-function refuseUnused(spec: OutputSpec, kind: 'network' | 'ssh' | 'local'): void {
+type OutputKind = 'network' | 'ssh' | 's3' | 'local';
+const NEEDS: Record<Exclude<OutputKind, 'local'>, string> = { network: 'a tcp:// or tls://', ssh: 'an ssh://', s3: 'an s3://' };
+
+function refuseUnused(spec: OutputSpec, kind: OutputKind): void {
   const t = spec.transport ?? {};
-  const given: [string, unknown, 'network' | 'ssh'][] = [
+  const s3 = t.s3 ?? {};
+  const given: [string, unknown, Exclude<OutputKind, 'local'>][] = [
     ['--name', spec.name, 'network'],
     ['--token-file', spec.tokenFile, 'network'],
-    ['--tls-ca', t.tlsCa, 'network'],
+    ['--tls-ca', kind === 's3' ? undefined : t.tlsCa, 'network'],
     ['--tls-cert', t.tlsCert, 'network'],
     ['--tls-key', t.tlsKey, 'network'],
     ['--ssh-identity', t.sshIdentity, 'ssh'],
     ['--ssh-known-hosts', t.sshKnownHosts, 'ssh'],
     ['--ssh-option', t.sshOptions?.length ? t.sshOptions : undefined, 'ssh'],
+    ...Object.entries(S3_FLAGS).map(([field, flag]): [string, unknown, 's3'] => [flag, s3[field as keyof S3Options], 's3']),
   ];
   const unused = given.find(([, value, applies]) => value !== undefined && applies !== kind);
-  if (unused) throw new UsageError(`${unused[0]} needs ${unused[2] === 'network' ? 'a tcp:// or tls://' : 'an ssh://'} output`);
+  if (unused) throw new UsageError(`${unused[0]} needs ${NEEDS[unused[2]]} output`);
 }
+
+const S3_FLAGS: Record<keyof S3Options, string> = {
+  endpoint: '--s3-endpoint',
+  region: '--s3-region',
+  pathStyle: '--s3-path-style',
+  credentialsFile: '--s3-credentials',
+  ca: '--s3-ca',
+  checksums: '--s3-checksums',
+  partSize: '--s3-part-size',
+  queue: '--s3-queue',
+  timeoutSeconds: '--s3-timeout',
+  retries: '--s3-retries',
+};
 
 export async function openSink(spec: OutputSpec): Promise<DumpSink> {
   const { output } = spec;
@@ -55,6 +76,14 @@ export async function openSink(spec: OutputSpec): Promise<DumpSink> {
     refuseUnused(spec, 'ssh');
     const t = spec.transport ?? {};
     return openSshSink(output, { identity: t.sshIdentity, knownHosts: t.sshKnownHosts, options: t.sshOptions, sync: spec.sync });
+  }
+  if (output !== undefined && S3_URL.test(output)) {
+    refuseUnused(spec, 's3');
+    const t = spec.transport ?? {};
+    if (t.s3?.ca && t.tlsCa && t.s3.ca !== t.tlsCa) throw new UsageError('--s3-ca and --tls-ca name different files: give one');
+    // Loaded on demand: the AWS SDK costs start-up time that no other output should pay.
+    const { openS3Sink } = await import('./s3-sink.js');
+    return openS3Sink(output, { ...t.s3, ca: t.s3?.ca ?? t.tlsCa });
   }
   refuseUnused(spec, 'local');
   const options: SinkOptions = { sync: spec.sync };

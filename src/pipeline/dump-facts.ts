@@ -1,0 +1,56 @@
+// What is known about a dump once it is planned, before its data: for sinks that store it beside the dump (S3 metadata).
+
+import { hex } from '../elf/byte-order.js';
+import type { DumpPrefix } from '../dump/prefix.js';
+import { OmitReason } from '../notes/slimcore-notes.js';
+import { slimCoreVersion } from '../version.js';
+import type { CapturePlan } from './plan.js';
+
+export interface DumpFacts {
+  mode: 'slim' | 'full';
+  /** The CAUSE note as planned: read errors met later during the copy are not in it (the dump's own note has them). */
+  cause: string;
+  /** The record that decided the mode (or the first one), and how many there were. */
+  mce?: { bank: number; status: string; addr?: string; records: number };
+  /** VMCOREINFO OSRELEASE. */
+  kernelRelease?: string;
+  /** init_uts_ns.name.nodename, when its page is at hand. */
+  hostname?: string;
+  /** VMCOREINFO CRASHTIME: seconds since the epoch. */
+  crashTime?: string;
+  pageSize: number;
+  /** Pages of memory the dump holds (PT_LOAD data copied, zero-filled ones included). */
+  pagesDumped: number;
+  /** Pages the plan leaves out or zero-fills (slim mode's omitted memory, machine-check and --fault pages). */
+  pagesOmitted: number;
+  pagesZeroFilled: number;
+  slimCoreVersion: string;
+}
+
+const MCI_STATUS_ADDRV = 1n << 58n;
+
+export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: string | undefined): DumpFacts {
+  const info = prefix.vmcoreinfo;
+  const decisive = plan.records.find((r) => r.verdict.fatal) ?? plan.records[0];
+  const pages = (bytes: bigint | number) => Math.ceil(Number(bytes) / prefix.pageSize);
+  const omittedBy = (keep: (reason: number) => boolean) => plan.omitted.filter((e) => keep(e.reason)).reduce((sum, e) => sum + pages(e.length), 0);
+  const crashTime = info?.get('CRASHTIME');
+  return {
+    mode: plan.mode,
+    cause: plan.cause,
+    mce: decisive && {
+      bank: decisive.record.bank,
+      status: hex(decisive.record.status),
+      addr: decisive.record.status & MCI_STATUS_ADDRV ? hex(decisive.record.addr) : undefined,
+      records: plan.records.length,
+    },
+    kernelRelease: info?.get('OSRELEASE'),
+    hostname,
+    crashTime: crashTime && /^\d+$/.test(crashTime) ? crashTime : undefined,
+    pageSize: prefix.pageSize,
+    pagesDumped: plan.copySegments.reduce((sum, s) => sum + pages(s.size), 0),
+    pagesOmitted: omittedBy(() => true),
+    pagesZeroFilled: omittedBy((reason) => reason !== OmitReason.SLIM),
+    slimCoreVersion: slimCoreVersion(),
+  };
+}
