@@ -90,7 +90,8 @@ const CHILD = `
 import { openSync, writeFileSync, truncateSync } from 'node:fs';
 import { loadMmapAddon } from ${JSON.stringify(path.join(repoRoot, 'src/sources/mmap-addon.ts'))};
 const { addon } = loadMmapAddon();
-const [file, how] = process.argv.slice(-2);
+const file = process.env.SLIMCORE_CHILD_FILE;
+const how = process.env.SLIMCORE_CHILD_HOW;
 writeFileSync(file, Buffer.alloc(16 * 4096, 0x5a));
 const fd = openSync(file, 'r');
 truncateSync(file, 4 * 4096);
@@ -105,7 +106,8 @@ process.stdout.write('still alive\\n');
 `;
 
 function runChild(file: string, how: string) {
-  return spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', CHILD, file, how], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  // Through the environment: how argv reaches an -e script under --import varies.
+  return spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', CHILD], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SLIMCORE_CHILD_FILE: file, SLIMCORE_CHILD_HOW: how } });
 }
 
 test('a file truncated under the mapping: the pages past the end are SIGBUS faults, zeroed and reported; the process lives', async (t) => {
