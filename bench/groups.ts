@@ -8,7 +8,7 @@ import type { HelperScripts } from './helper-scripts.js';
 import { formatSize, GiB, type BenchOptions } from './options.js';
 import { cachedFixture, FIXTURE_SIZE, loadBytes, unpackFixtureInto } from './real-fixture.js';
 import type { InputInfo } from './report.js';
-import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, readerScenarios, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
+import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, filterScenarios, readerScenarios, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
 import { writeBenchInput, writeFaultsFile, type BenchInput } from './synthetic-inputs.js';
 import { tcpScenario } from './tcp-scenario.js';
 
@@ -81,6 +81,7 @@ export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
   if (env.makedumpfileMissing === undefined) {
     baselines.push(makedumpfileBaseline(ctx));
     ours.find((s) => s.id === 'full-file')?.comparedWith.unshift('makedumpfile');
+    for (const s of filterScenarios(ctx)) (s.tool === 'baseline' ? baselines : ours).push(s);
   }
   return {
     group: {
