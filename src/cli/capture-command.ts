@@ -7,6 +7,8 @@ import { formatBytes, pathArgument } from './format.js';
 import { progressReporter } from './progress.js';
 import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
 import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
+import { COMPRESSION_NAMES, type CompressionName } from '../kdump/compress.js';
+import { DEFAULT_COMPRESSION } from '../pipeline/kdump-capture.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -33,6 +35,8 @@ export interface CaptureArgs {
   sshIdentity?: string;
   sshKnownHosts?: string;
   sshOption: string[];
+  format: 'elf' | 'kdump';
+  compress: CompressionName;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -42,6 +46,8 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     y
       .positional('input', { type: 'string', describe: 'vmcore to read: a file, a device, /proc/vmcore, or - for stdin (default)' })
       .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, or ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md)' })
+      .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout and ssh://; docs/kdump-format.md)" })
+      .option('compress', { choices: COMPRESSION_NAMES, default: DEFAULT_COMPRESSION, describe: '--format kdump: how pages are compressed (a page is stored raw unless that makes it smaller)' })
       .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: 'slim: headers and notes only; full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full' })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
@@ -70,12 +76,15 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
     };
     const sources = await loadFaultSources(args.fault, args.faults);
     if (!Number.isInteger(args.maxReadErrors) || args.maxReadErrors < 0) throw new UsageError(`--max-read-errors must be a whole number, not ${args.maxReadErrors}`);
+    if (args.format !== 'kdump' && process.argv.some((a) => a === '--compress' || a.startsWith('--compress='))) throw new UsageError('--compress needs --format kdump');
     const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
     const progress = showProgress ? progressReporter() : undefined;
     const result = await capture({
       input: pathArgument(args.input, 'input'),
       output: pathArgument(args.output, 'output'),
       mode: args.mode,
+      format: args.format,
+      compress: args.compress,
       ...sources,
       strict: args.strict,
       chunkSize: args.chunkSize,

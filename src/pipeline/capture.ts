@@ -24,6 +24,9 @@ import { planCapture, type CapturePlan, type RequestedMode, type SourcedRecord }
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
+import type { CompressionName } from '../kdump/compress.js';
+import type { PageSelection } from '../mm/page-selection.js';
+import { captureKdump, DEFAULT_COMPRESSION, type KdumpCaptureResult } from './kdump-capture.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
@@ -64,6 +67,14 @@ export interface CaptureOptions {
   tokenFile?: string;
   /** TLS and ssh settings for tls:// and ssh:// outputs. */
   transport?: TransportOptions;
+  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://). */
+  format?: 'elf' | 'kdump';
+  /** kdump format: how pages are compressed (default zlib). */
+  compress?: CompressionName;
+  /** kdump format: the sub-header's dump level; bit 1 makes zero pages share one block. */
+  dumpLevel?: number;
+  /** kdump format: which pages to write (the page filter); default: every page with data that is not known bad. */
+  pageSelection?: PageSelection;
 }
 
 export interface CaptureResult {
@@ -133,39 +144,50 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
     }
     // Nothing more to read: closing the input now lets a pipe's producer see EPIPE.
-    if (copy.length === 0) await source.close();
+    if (copy.length === 0 && options.format !== 'kdump') await source.close();
     const outputPrefix: DumpPrefix = { ...prefix, phdrs: plan.outputPhdrs, phnum: plan.outputPhdrs.length, noteIndex: plan.outputNoteIndex };
 
-    // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
-    const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
-    if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));
-    const progress: SerializerProgress = { written: 0, onProgress: options.onProgress, pool };
-    async function* events(): AsyncGenerator<DumpEvent> {
-      yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
-      if (forward) yield* forward.segments(copy, chunkSize, pool);
-      else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
-      // A slim dump from a pipe ends here, however much the producer still has to write.
-      if (plan.mode === 'slim') await source.close();
-    }
-    await pipeline(
-      Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
-      chain(
-        [
-          noteInjector(plan.noteBytes),
-          elfHeaderRewriter(copy),
-          poisonPageSkipper(plan.faultMap.bySegment),
-          dumpSerializer(progress),
-        ],
-        { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },
-      ),
-      sink.stream,
-    ).catch((err) => {
-      throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
-    });
+    let kdump: KdumpCaptureResult | undefined;
+    let progress: SerializerProgress = { written: 0 };
+    if (options.format === 'kdump') {
+      const compression = options.compress ?? DEFAULT_COMPRESSION;
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel: options.dumpLevel ?? 0, selection: options.pageSelection, onProgress: options.onProgress };
+      kdump = await captureKdump(kdumpInput).catch((err) => {
+        throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
+      });
+    } else {
+      // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
+      const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
+      if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));
+      progress = { written: 0, onProgress: options.onProgress, pool };
+      async function* events(): AsyncGenerator<DumpEvent> {
+        yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
+        if (forward) yield* forward.segments(copy, chunkSize, pool);
+        else yield* readSegmentsAt(source, { segments: copy, chunkSize, pageSize: prefix.pageSize, skip: plan.faultMap.bySegment, errors, pool });
+        // A slim dump from a pipe ends here, however much the producer still has to write.
+        if (plan.mode === 'slim') await source.close();
+      }
+      await pipeline(
+        Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
+        chain(
+          [
+            noteInjector(plan.noteBytes),
+            elfHeaderRewriter(copy),
+            poisonPageSkipper(plan.faultMap.bySegment),
+            dumpSerializer(progress),
+          ],
+          { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },
+        ),
+        sink.stream,
+      ).catch((err) => {
+        throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
+      });
 
+    }
     const listedInDump = errors.pages === 0 || sink.canPatch;
-    if (errors.pages > 0 && sink.canPatch && progress.layout) {
-      await patchReadErrors(sink, progress.layout, plan, prefix.notes.end, prefix.format.endian, errors);
+    const notesOffset = kdump ? kdump.notesOffset : progress.layout?.notesOffset;
+    if (errors.pages > 0 && sink.canPatch && notesOffset !== undefined) {
+      await patchReadErrors(sink, notesOffset, plan, prefix.notes.end, prefix.format.endian, errors);
     }
     const cause = plan.causeAfterCopy(errors.pages);
     if (options.report) {
@@ -188,7 +210,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     return {
       plan: { ...plan, cause },
       layout: progress.layout,
-      bytesWritten: progress.written,
+      bytesWritten: kdump ? kdump.size : progress.written,
       output: sink.name,
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
