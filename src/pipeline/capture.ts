@@ -118,9 +118,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       warn({ code: 'BAD_PAGESIZE', message: `VMCOREINFO PAGESIZE=${prefix.badPageSize} is not a usable page size; using ${prefix.pageSize}` });
     }
     const segments = dataSegments(prefix, source.size);
-    sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
+    sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport, positioned: options.format === 'kdump' });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
-    const recovers = !forward;
+    // With --max-read-errors 0 a page that fails ends the capture, so no list needs room for it, nor a cause restated.
+    const recovers = !forward && (options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS) > 0;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
     const klog = options.kernelLog === false ? undefined : await kernelLogOf(prefix, source, forward, options.onNotice);
     const plan = planCapture(prefix, segments, {
