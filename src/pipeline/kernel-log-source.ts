@@ -1,14 +1,13 @@
 // Finds the crashed kernel's log before anything is written: the machine checks it printed, its panic line, its pages.
 
 import { BadInputError, isSlimCoreError, type SlimCoreError } from '../errors.js';
-import { openSource } from '../sources/byte-source.js';
-import { positionalRangeReader } from '../sources/positional-reader.js';
+import { openDump } from '../dump/open-dump.js';
 import { hex } from '../elf/byte-order.js';
-import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
+import type { DumpPrefix } from '../dump/prefix.js';
 import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesg } from '../klog/dmesg-format.js';
 import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
-import { fdReadAt, memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
+import { memoryFromSegments, wordSizeOf, type PhysicalMemory } from '../klog/physical-memory.js';
 import { parseMceLog } from '../mce/log-parser.js';
 import type { SourcedRecord } from './plan.js';
 
@@ -52,6 +51,8 @@ export async function findKernelLog(
   prefix: DumpPrefix,
   readAt: ReadAt,
   readAhead?: (offset: number) => Promise<boolean>,
+  /** Physical memory from elsewhere (a kdump file), in place of the PT_LOADs read through `readAt`. */
+  givenMemory?: PhysicalMemory,
 ): Promise<KernelLogFindings | { problem: string; error: SlimCoreError }> {
   if (!prefix.vmcoreinfo) {
     const error = new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
@@ -67,7 +68,7 @@ export async function findKernelLog(
       return got;
     };
     try {
-      const memory = memoryFromSegments(prefix.phdrs, recordingReadAt);
+      const memory = givenMemory ?? memoryFromSegments(prefix.phdrs, recordingReadAt);
       return findingsFrom(readKernelLog(memory, prefix.vmcoreinfo, addressMap, prefix.format.endian, wordSize));
     } catch (err) {
       if (!isSlimCoreError(err)) throw err;
@@ -80,14 +81,14 @@ export async function findKernelLog(
   }
 }
 
-/** The log of a dump file, for `dmesg`: the same reader as the capture's, with its error when the log cannot be read. */
+/** The log of a dump file (ELF or kdump, flattened or not), for `dmesg`: the capture's reader, with its error when the log cannot be read. */
 export async function loadKernelLog(path: string): Promise<KernelLog> {
-  const source = await openSource(path);
+  const dump = await openDump(path);
   try {
-    const found = await findKernelLog(await readDumpPrefix(positionalRangeReader(source)), fdReadAt(source.fd, source.name));
+    const found = await findKernelLog(dump.prefix, () => Buffer.alloc(0), undefined, dump.memory);
     if ('problem' in found) throw found.error;
     return found.log;
   } finally {
-    await source.close();
+    await dump.close();
   }
 }
