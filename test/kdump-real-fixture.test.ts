@@ -9,7 +9,7 @@ import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { kdumpBitmaps, minus } from './helpers/kdump-bitmaps.js';
 import { crashSays, elfPageHashes, libkdumpfileRead, makedumpfile, sample } from './helpers/kdump-readers.js';
-import { DUMP_DH_COMPRESSED_ZLIB } from '../src/kdump/header.js';
+import { DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD } from '../src/kdump/header.js';
 
 const MCE_PAGE = 0x345;
 /**
@@ -86,3 +86,20 @@ test.serial('hwpoison: --compress none stores every page raw; libkdumpfile reads
   const [view, expected] = await Promise.all([libkdumpfileRead(out, pfns), elfPageHashes(input, pfns)]);
   for (const pfn of pfns) t.is(view.pages[`0x${pfn.toString(16)}`], expected[`0x${pfn.toString(16)}`]);
 });
+
+for (const method of ['snappy', 'zstd'] as const) {
+  test.serial(`mce: --compress ${method}: the header says so, libkdumpfile reads the same pages as in the input, dmesg reads the log`, async (t) => {
+    const input = await realFixturePath('mce');
+    const out = path.join(await tempDir(t, `kdump-${method}`), `full.${method}`);
+    const r = await runCli([input, '--mode', 'full', '--format', 'kdump', '--compress', method, '-o', out, '--no-sync', '-q']);
+    t.is(r.code, 0, r.stderr);
+    const bitmaps = await kdumpBitmaps(out);
+    t.is(bitmaps.status, method === 'snappy' ? DUMP_DH_COMPRESSED_SNAPPY : DUMP_DH_COMPRESSED_ZSTD);
+    const pfns = sample([...bitmaps.dumpable].sort((x, y) => x - y), 1499);
+    const [view, expected] = await Promise.all([libkdumpfileRead(out, pfns), elfPageHashes(input, pfns)]);
+    for (const pfn of pfns) t.is(view.pages[`0x${pfn.toString(16)}`], expected[`0x${pfn.toString(16)}`]);
+    t.log(`${method}: ${statSync(out).size} bytes`);
+    const dmesg = await runCli(['dmesg', out]);
+    t.regex(dmesg.stdout.toString(), /Kernel panic - not syncing: Fatal machine check\n$/);
+  });
+}

@@ -7,6 +7,7 @@ import { indexFlatFile } from '../flat/flat-index.js';
 import { isFlatHeader } from '../flat/records.js';
 import { isKdumpSignature, utsnameField } from '../kdump/header.js';
 import { openKdump, type KdumpFile } from '../kdump/reader.js';
+import { loadCodecs } from '../kdump/compress.js';
 import { fdReadAt, memoryFromSegments, type PhysicalMemory } from '../klog/physical-memory.js';
 import { openSource } from '../sources/byte-source.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
@@ -65,6 +66,7 @@ export async function openDump(path: string): Promise<OpenedDump> {
     const readAt = flattened ? indexFlatFile(raw).readAt : raw;
     const close = () => source.close();
     if (isKdumpSignature(readAt(0, 8))) {
+      await loadCodecs();
       const kdump = openKdump(readAt);
       return { container: 'kdump', flattened, prefix: kdumpPrefix(kdump), memory: kdump.memory, kdump, close };
     }

@@ -1,6 +1,5 @@
 // Reads a kdump-compressed file: header, sub-header, notes, bitmap 2 with a rank index, and pages by physical address.
 
-import { inflateSync } from 'node:zlib';
 import { BadInputError } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
 import { parseNotes, type NoteList } from '../elf/note.js';
@@ -12,12 +11,12 @@ import {
   decodeHeader,
   decodeSubHeader,
   DISK_DUMP_HEADER_SIZE,
-  DUMP_DH_COMPRESSED_ZLIB,
   KDUMP_SUB_HEADER_SIZE,
   type DiskDumpHeader,
   type KdumpSubHeader,
 } from './header.js';
 import { PAGE_DESC_SIZE } from './layout.js';
+import { decompressPage } from './compress.js';
 import { readPageDesc } from './page-desc.js';
 
 /** Reads of the plain kdump file: short at its end. */
@@ -47,6 +46,7 @@ function readExactly(readAt: ReadAt, offset: number, length: number, what: strin
   return got;
 }
 
+/** Call loadCodecs() first when the pages may be zstd. */
 export function openKdump(readAt: ReadAt): KdumpFile {
   const { header, endian } = decodeHeader(readExactly(readAt, 0, DISK_DUMP_HEADER_SIZE, 'the kdump header'));
   const bs = header.blockSize;
@@ -100,15 +100,8 @@ export function openKdump(readAt: ReadAt): KdumpFile {
     if (desc.flags === 0) {
       if (desc.size !== bs) throw new BadInputError(`${where}: stored raw in ${desc.size} bytes, not ${bs}`);
       page = data;
-    } else if (desc.flags & DUMP_DH_COMPRESSED_ZLIB) {
-      try {
-        page = inflateSync(data, { maxOutputLength: bs });
-      } catch (err) {
-        throw new BadInputError(`${where}: zlib data does not inflate: ${(err as Error).message}`);
-      }
-      if (page.length !== bs) throw new BadInputError(`${where}: inflates to ${page.length} bytes, not ${bs}`);
     } else {
-      throw new BadInputError(`${where}: compressed with flags ${hex(desc.flags)}, which this reader cannot decompress (zlib only)`);
+      page = decompressPage(desc.flags, data, bs, where);
     }
     cached = { pfn, bytes: page };
     return page;

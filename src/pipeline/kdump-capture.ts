@@ -58,7 +58,7 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const selection = input.selection ?? planSelection(prefix, plan);
   const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
   const output = positionedOutput(input.sink);
-  const compressor = inlineCompressor(input.compression);
+  const compressor = await inlineCompressor(input.compression);
   try {
     const result = await writeKdump({
       meta,
