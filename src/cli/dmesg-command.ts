@@ -14,7 +14,7 @@ function writeOut(bytes: Buffer): Promise<void> {
 export const dmesgCommand: CommandModule<{}, { file: string }> = {
   command: 'dmesg <file>',
   describe: "Print the crashed kernel's log (printk buffer) from a vmcore, as vmcore-dmesg does",
-  builder: (yargs) => yargs.positional('file', { type: 'string', demandOption: true, describe: 'ELF vmcore (kdump /proc/vmcore copy)' }),
+  builder: (yargs) => yargs.positional('file', { type: 'string', demandOption: true, describe: 'vmcore: ELF (a /proc/vmcore copy) or kdump-compressed, flattened or not' }),
   handler: async (args) => {
     await writeOut(formatDmesgBytes(await loadKernelLog(args.file)));
   },
