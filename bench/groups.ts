@@ -11,6 +11,7 @@ import type { InputInfo } from './report.js';
 import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, filterScenarios, readerScenarios, slimScenarios, slowSinkScenario, type Scenario, type ScenarioContext } from './scenarios.js';
 import { writeBenchInput, writeFaultsFile, type BenchInput } from './synthetic-inputs.js';
 import { tcpScenario } from './tcp-scenario.js';
+import { kdumpScenarios } from './kdump-scenarios.js';
 
 export interface Group {
   input: InputInfo;
@@ -86,7 +87,7 @@ export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
   return {
     group: {
       input: { label: `real fixture, ${Math.round(FIXTURE_SIZE / 1e6)} MB`, bytes: FIXTURE_SIZE, kind: 'fixture', diskBound: false },
-      scenarios: [...baselines, ...ours],
+      scenarios: [...(env.options.kdumpOnly ? [] : [...baselines, ...ours]), ...kdumpScenarios(ctx, env.makedumpfileMissing === undefined)],
       warmUp: fixture,
       dispose: async () => {
         if (unpackedHere) await rm(path.dirname(fixture), { recursive: true, force: true });

@@ -33,6 +33,8 @@ export interface RunSpec {
 export interface RunOutcome {
   seconds: number;
   peakRssKiB: number;
+  /** Size of outputs[0] after the run, when it is a file. */
+  outputBytes?: number;
   error?: string;
   stderrTail: string;
 }
@@ -123,6 +125,7 @@ export async function measureRun(spec: RunSpec, scratchDir: string, runId: strin
     }
     outcome = { seconds: Number(elapsed) / 1e9, peakRssKiB: 0, stderrTail: exit.stderr };
     outcome.error = error ?? spec.check?.(exit.stderr) ?? (await checkOutputSize(spec));
+    if (spec.outputs[0]) outcome.outputBytes = (await stat(spec.outputs[0]).catch(() => undefined))?.size;
     for (const file of rssFiles) {
       const rss = parseMaxRss(await readFile(file, 'utf8').catch(() => ''));
       if (rss === undefined) outcome.error ??= `no RSS figure from ${TIME_BIN}`;

@@ -8,6 +8,8 @@ export const MiB = 1024 ** 2;
 
 export interface BenchOptions {
   quick: boolean;
+  /** Only the kdump-format scenarios on the real fixture. */
+  kdumpOnly: boolean;
   /** Inputs filled with data, for every scenario. */
   denseSizes: number[];
   /** Sparse inputs, for slim runs only. */
@@ -31,6 +33,7 @@ export const repoRoot = path.resolve(benchDir, '..');
 
 const USAGE = `usage: npm run bench -- [--quick] [--sizes 1,4,16] [--runs N] [--out DIR] [--work DIR]
   --quick      64 MiB input, sparse 64 GiB and 1 TiB slim inputs, 1 run (for development)
+  --kdump-only only --format kdump against makedumpfile -c and -l, on the real fixture
   --sizes LIST sizes in GiB of the data-filled inputs (default 1,4,16; fractions allowed, e.g. 0.25)
   --runs N     timed runs of every scenario (default 3; --quick: 1)
   --out DIR    where the JSON goes (default bench/results)
@@ -52,6 +55,7 @@ function parseSizes(text: string): number[] {
 
 export function parseOptions(argv: string[]): BenchOptions {
   let quick = false;
+  let kdumpOnly = false;
   let sizes: number[] | undefined;
   let runs: number | undefined;
   let outDir = path.join(benchDir, 'results');
@@ -63,6 +67,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     const arg = argv[i];
     const value = (): string => argv[++i] ?? fail(`${arg} needs a value`);
     if (arg === '--quick') quick = true;
+    else if (arg === '--kdump-only') kdumpOnly = true;
     else if (arg === '--sizes') sizes = parseSizes(value());
     else if (arg === '--runs') {
       runs = Number(value());
@@ -79,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   }
   return {
     quick,
+    kdumpOnly,
     denseSizes: sizes ?? (quick ? [64 * MiB] : [1 * GiB, 4 * GiB, 16 * GiB]),
     sparseSizes: sparse ? [64 * GiB, 1024 * GiB] : [],
     runs: runs ?? (quick ? 1 : 3),

@@ -23,6 +23,8 @@ export interface ScenarioResult {
   medianSeconds?: number;
   gbPerSecond?: number;
   peakRssMiB?: number;
+  /** Size of the output file of the last run, for scenarios that compare sizes (kdump against makedumpfile). */
+  outputBytes?: number;
   /** Throughput of this scenario over the other's, same input, same bench run. */
   ratios: Array<{ id: string; label: string; ratio: number }>;
 }
@@ -55,6 +57,7 @@ export function summarize(input: InputInfo, scenario: Pick<ScenarioResult, 'id' 
   result.medianSeconds = median(runs.map((r) => r.seconds));
   if (scenario.readsWholeInput) result.gbPerSecond = input.bytes / 1e9 / result.medianSeconds;
   result.peakRssMiB = Math.max(...runs.map((r) => r.peakRssKiB)) / 1024;
+  result.outputBytes = runs[runs.length - 1].outputBytes;
   return result;
 }
 
@@ -85,7 +88,8 @@ export function markdownTable(results: ScenarioResult[]): string {
   ];
   for (const r of results) {
     const vs = r.error ? `**failed**: ${r.error}` : r.ratios.map((x) => `${x.ratio.toFixed(2)}× ${x.label}`).join('; ');
-    lines.push(`| ${inputCell(r.input)} | ${cell(r.label)} | ${r.runs.length} | ${fmt(r.medianSeconds, 3)} | ${fmt(r.gbPerSecond, 2)} | ${fmt(r.peakRssMiB, 1)} | ${cell(vs)} |`);
+    const label = r.id.startsWith('kdump') || r.id.startsWith('mdf-') ? `${r.label} (${r.outputBytes ?? '?'} bytes out)` : r.label;
+    lines.push(`| ${inputCell(r.input)} | ${cell(label)} | ${r.runs.length} | ${fmt(r.medianSeconds, 3)} | ${fmt(r.gbPerSecond, 2)} | ${fmt(r.peakRssMiB, 1)} | ${cell(vs)} |`);
   }
   return lines.join('\n');
 }

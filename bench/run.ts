@@ -96,8 +96,8 @@ async function main(): Promise<void> {
   const smallest = Math.min(...options.denseSizes);
   const preparers: Array<() => Promise<Prepared>> = [
     ...(options.fixture ? [() => prepareFixtureGroup(env)] : []),
-    ...options.denseSizes.map((size) => () => prepareDenseGroup(env, size, size === smallest)),
-    ...options.sparseSizes.map((size) => () => prepareSparseGroup(env, size)),
+    ...(options.kdumpOnly ? [] : options.denseSizes.map((size) => () => prepareDenseGroup(env, size, size === smallest))),
+    ...(options.kdumpOnly ? [] : options.sparseSizes.map((size) => () => prepareSparseGroup(env, size))),
   ];
   try {
     for (const prepare of preparers) {

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests need (independent ELF readers, crash, makedumpfile, fuse, ssh, a Ceph RGW for s3://), only those missing.
 set -euo pipefail
 
-packages=(binutils python3-pyelftools elfutils python3-drgn fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl time ceph-mon ceph-osd radosgw)
+packages=(binutils python3-pyelftools elfutils python3-drgn python3-libkdumpfile fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl time ceph-mon ceph-osd radosgw)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -5,7 +5,7 @@ import { capture, DEFAULT_CHUNK_SIZE } from '../pipeline/capture.js';
 import { loadFaultSources } from '../faults/load-faults.js';
 import { formatBytes, pathArgument, wholeNumberOption } from './format.js';
 import { progressReporter } from './progress.js';
-import { EXIT_INCOMPLETE_LIST } from '../errors.js';
+import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
 import { describeFailure, exitWithFailure, printDebugStack, type JsonResult } from './failure.js';
 import { stopOnSignals } from './signals.js';
 import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
@@ -19,6 +19,8 @@ const MAX_CHUNK_SIZE = 64 << 20;
 import { READER_CHOICES, type ReaderChoice } from '../sources/mapped-reader.js';
 import { DEFAULT_QUEUE, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, type ChecksumMode } from '../sinks/s3-target.js';
 import { parseSize } from './receive-command.js';
+import { COMPRESSION_NAMES, type CompressionName } from '../kdump/compress.js';
+import { DEFAULT_COMPRESSION } from '../pipeline/kdump-capture.js';
 
 export interface CaptureArgs {
   input?: string;
@@ -57,6 +59,8 @@ export interface CaptureArgs {
   s3Queue?: number;
   s3Timeout?: number;
   s3Retries?: number;
+  format: 'elf' | 'kdump';
+  compress: CompressionName;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -68,6 +72,8 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md), or s3://BUCKET/KEY (docs/s3.md)' })
       .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: "slim: headers, notes and the kernel log's pages (see --slim-keep); full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full" })
       .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
+      .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout and ssh://; docs/kdump-format.md)" })
+      .option('compress', { choices: COMPRESSION_NAMES, default: DEFAULT_COMPRESSION, describe: '--format kdump: how pages are compressed (a page is stored raw unless that makes it smaller)' })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })
@@ -121,6 +127,7 @@ async function runCapture(args: CaptureArgs): Promise<void> {
   };
   const sources = await loadFaultSources(args.fault, args.faults);
   wholeNumberOption('max-read-errors', args.maxReadErrors, 0);
+  if (args.format !== 'kdump' && process.argv.some((a) => a === '--compress' || a.startsWith('--compress='))) throw new UsageError('--compress needs --format kdump');
   wholeNumberOption('lookahead', args.lookahead, MIN_LOOKAHEAD);
   wholeNumberOption('chunk-size', args.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
@@ -139,6 +146,8 @@ async function runCapture(args: CaptureArgs): Promise<void> {
     slimKeep: args.slimKeep,
     lookahead: args.lookahead,
     dumpLevel: args.dumpLevel,
+    format: args.format,
+    compress: args.compress,
     name: args.name,
     tokenFile: args.tokenFile,
     transport: {

@@ -9,7 +9,7 @@ import { writeStdout } from './stdout.js';
 export const dmesgCommand: CommandModule<{}, { file: string }> = {
   command: 'dmesg <file>',
   describe: "Print the crashed kernel's log (printk buffer) from a vmcore, as vmcore-dmesg does",
-  builder: (yargs) => yargs.positional('file', { type: 'string', demandOption: true, describe: 'ELF vmcore (kdump /proc/vmcore copy), or - for stdin' }),
+  builder: (yargs) => yargs.positional('file', { type: 'string', demandOption: true, describe: 'vmcore: ELF (a /proc/vmcore copy) or kdump-compressed, flattened or not; or - for stdin (ELF only)' }),
   handler: async (args) => {
     await writeStdout(formatDmesgBytes(await loadKernelLog(pathArgument(args.file, 'file'))));
   },

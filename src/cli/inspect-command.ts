@@ -7,10 +7,10 @@ import { writeStdout } from './stdout.js';
 
 export const inspectCommand: CommandModule<object, { file: string; json: boolean; pages: boolean }> = {
   command: 'inspect <file>',
-  describe: 'Show a dump\'s ELF header, segments and notes (CPU notes, VMCOREINFO, cause, MCE records, omitted ranges)',
+  describe: 'Show a dump\'s headers, segments and notes (CPU notes, VMCOREINFO, cause, MCE records, omitted ranges): ELF or kdump-compressed, flattened too',
   builder: (y: Argv) =>
     y
-      .positional('file', { type: 'string', demandOption: true, describe: 'dump to read, or - for stdin' })
+      .positional('file', { type: 'string', demandOption: true, describe: 'dump to read (ELF or kdump), or - for stdin (ELF only)' })
       .option('json', { type: 'boolean', default: false, describe: 'print stable JSON (docs/inspect-json.md)' })
       .option('pages', { type: 'boolean', default: false, describe: "pages per class, the dump's size at each level and the poisoned pages, as makedumpfile --mem-usage (reads the page descriptors)" }) as unknown as Argv<{ file: string; json: boolean; pages: boolean }>,
   handler: async (args) => {

@@ -7,11 +7,18 @@ import { isVmcoreinfo } from '../elf/vmcoreinfo.js';
 import { readDumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
-import { positionalRangeReader } from '../sources/positional-reader.js';
+import { openDump } from '../dump/open-dump.js';
+import {
+  DUMP_DH_COMPRESSED_INCOMPLETE,
+  DUMP_DH_COMPRESSED_LZO,
+  DUMP_DH_COMPRESSED_SNAPPY,
+  DUMP_DH_COMPRESSED_ZLIB,
+  DUMP_DH_COMPRESSED_ZSTD,
+  utsnameField,
+} from '../kdump/header.js';
 import { mceRecordToJson, type MceRecord } from '../mce/record.js';
 import { judgeMce, statusBitNames, type RecordOrigin } from '../mce/rules.js';
 import { findKernelLog } from '../pipeline/kernel-log-source.js';
-import { fdReadAt } from '../klog/physical-memory.js';
 import { decodeFilterNote, NT_SLIMCORE_FILTER } from '../notes/filter-note.js';
 import { describeFilter, filterJson, type FilterJson } from './filter-report.js';
 import {
@@ -68,6 +75,8 @@ export interface InspectReport {
   problems: string[];
   /** What the crashed kernel's log says, when the file holds it (a full dump, or a slim one that kept its pages). */
   kernelLog: { format: string; records: number; panicLine: string | null; mce: McePresentation[] } | { problem: string };
+  /** Set for a kdump-compressed file (no program headers then): its header's facts. */
+  kdump?: { flattened: boolean; headerVersion: number; status: number; blockSize: number; dumpLevel: number; maxMapnr: number; dumpablePages: number; release: string; machine: string };
 }
 
 const PROVENANCE_ORIGINS: Record<number, string> = {
@@ -94,9 +103,10 @@ function present(record: MceRecord, origin: RecordOrigin, pageSize: number, prov
 
 export async function inspectDump(path: string | undefined): Promise<InspectReport> {
   const source = await openSource(path);
+  // A file or device may be any format; a pipe is read forward as ELF only.
+  const dump = source.seekable ? await openDump(path!).finally(() => source.close()) : undefined;
   try {
-    const reader = source.seekable ? positionalRangeReader(source) : new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null)).rangeReader();
-    const prefix = await readDumpPrefix(reader);
+    const prefix = dump ? dump.prefix : await readDumpPrefix(new ForwardReader((buf, offset, length) => readFully(source, buf, offset, length, null)).rangeReader());
     const { format, header } = prefix;
     const report: InspectReport = {
       version: INSPECT_JSON_VERSION,
@@ -129,8 +139,23 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       problems: [],
       kernelLog: { problem: 'not read from a pipe' },
     };
-    if (source.seekable) {
-      const found = await findKernelLog(prefix, fdReadAt(source.fd, source.name));
+    const k = dump?.kdump;
+    if (k) {
+      report.kdump = {
+        flattened: dump.flattened,
+        headerVersion: k.header.version,
+        status: k.header.status,
+        blockSize: k.header.blockSize,
+        dumpLevel: k.sub.dumpLevel,
+        maxMapnr: k.maxMapnr,
+        dumpablePages: k.dumpablePages,
+        release: utsnameField(k.header.utsname, 2),
+        machine: utsnameField(k.header.utsname, 4),
+      };
+      report.machineName = report.kdump.machine || report.machineName;
+    }
+    if (dump) {
+      const found = await findKernelLog(prefix, () => Buffer.alloc(0), undefined, dump.memory);
       report.kernelLog =
         'problem' in found
           ? { problem: found.problem }
@@ -170,8 +195,13 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
     }
     return report;
   } finally {
-    await source.close();
+    await (dump ? dump.close() : source.close());
   }
+}
+
+function compressionOf(status: number): string {
+  const names: [number, string][] = [[DUMP_DH_COMPRESSED_ZLIB, 'zlib'], [DUMP_DH_COMPRESSED_LZO, 'lzo'], [DUMP_DH_COMPRESSED_SNAPPY, 'snappy'], [DUMP_DH_COMPRESSED_ZSTD, 'zstd']];
+  return `compression ${names.find(([bit]) => status & bit)?.[1] ?? 'none'}`;
 }
 
 function describeRecord(m: McePresentation): string {
@@ -182,9 +212,15 @@ function describeRecord(m: McePresentation): string {
 
 export function formatInspect(r: InspectReport): string {
   const lines: string[] = [];
-  lines.push(`${r.file}: ELF${r.elfClass} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} core, ${r.programHeaders} program headers${r.extendedNumbering ? ' (extended numbering)' : ''}, page size ${r.pageSize}`);
-  lines.push('Segments:');
-  lines.push('  #  type  offset        paddr               vaddr               filesz        memsz');
+  const k = r.kdump;
+  if (k) {
+    lines.push(`${r.file}: kdump-compressed${k.flattened ? ' (flattened)' : ''} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} dump, header version ${k.headerVersion}, block size ${k.blockSize}, ${compressionOf(k.status)}`);
+    lines.push(`Pages: ${k.dumpablePages} dumpable of ${k.maxMapnr} page frames, dump level ${k.dumpLevel}${k.status & DUMP_DH_COMPRESSED_INCOMPLETE ? ', marked incomplete' : ''}; release ${k.release}`);
+  } else {
+    lines.push(`${r.file}: ELF${r.elfClass} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} core, ${r.programHeaders} program headers${r.extendedNumbering ? ' (extended numbering)' : ''}, page size ${r.pageSize}`);
+    lines.push('Segments:');
+    lines.push('  #  type  offset        paddr               vaddr               filesz        memsz');
+  }
   for (const s of r.segments) {
     lines.push(`  ${String(s.index).padEnd(2)} ${s.type.padEnd(5)} ${s.offset.padEnd(13)} ${s.paddr.padEnd(19)} ${s.vaddr.padEnd(19)} ${s.filesz.padEnd(13)} ${s.memsz}`);
   }

@@ -37,7 +37,7 @@ export function clearBit(bitmap: Uint8Array, i: number): void {
   bitmap[i >>> 3] &= ~(1 << (i & 7));
 }
 
-const POPCOUNT_BYTE = Uint8Array.from({ length: 256 }, (_, b) => {
+export const POPCOUNT_BYTE = Uint8Array.from({ length: 256 }, (_, b) => {
   let n = 0;
   for (let v = b; v; v >>= 1) n += v & 1;
   return n;

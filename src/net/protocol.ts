@@ -2,6 +2,9 @@
 
 export const PROTOCOL_MAGIC = Buffer.from('SLIMCORE', 'ascii');
 export const PROTOCOL_VERSION = 1;
+/** Version 2 adds WRITE_AT, for formats written out of order (kdump); a sender asks for it only when it needs it. */
+export const POSITIONED_PROTOCOL_VERSION = 2;
+export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION, POSITIONED_PROTOCOL_VERSION];
 export const DEFAULT_PORT = 7386;
 
 export const FRAME_HEADER_SIZE = 5;
@@ -23,6 +26,7 @@ export enum FrameType {
   END = 5,
   ACK = 6,
   ERROR = 7,
+  WRITE_AT = 8,
 }
 
 export enum ErrorCode {
@@ -47,6 +51,7 @@ const MAX_PAYLOAD: Record<FrameType, number> = {
   [FrameType.END]: 8 + DIGEST_BYTES,
   [FrameType.ACK]: 8 + MAX_NAME_BYTES,
   [FrameType.ERROR]: 2 + MAX_ERROR_MESSAGE_BYTES,
+  [FrameType.WRITE_AT]: 8 + MAX_DATA_PAYLOAD,
 };
 
 export interface Frame {
@@ -192,12 +197,12 @@ export function encodeHello(hello: Omit<Hello, 'version'> & { version?: number }
   return encodeFrame(FrameType.HELLO, helloPayload(hello));
 }
 
-/** The version is returned even when unsupported, so that the receiver can say so; the rest is parsed only for version 1. */
+/** The version is returned even when unsupported, so that the receiver can say so; the rest is parsed only for versions 1 and 2. */
 export function parseHello(payload: Buffer): Hello {
   const fields = new FieldReader(payload, 'HELLO');
   if (!fields.bytes(PROTOCOL_MAGIC.length, 'magic').equals(PROTOCOL_MAGIC)) throw new ProtocolError('HELLO frame: wrong magic (not a slim-core sender)');
   const version = fields.u16('version');
-  if (version !== PROTOCOL_VERSION) return { version, token: Buffer.alloc(0), name: '', hostname: '' };
+  if (!SUPPORTED_VERSIONS.includes(version)) return { version, token: Buffer.alloc(0), name: '', hostname: '' };
   const token = Buffer.from(fields.sized(MAX_TOKEN_BYTES, 'token'));
   const name = fields.sized(MAX_NAME_BYTES, 'name').toString('utf8');
   const hostname = fields.sized(MAX_HOSTNAME_BYTES, 'hostname').toString('utf8');
@@ -205,8 +210,9 @@ export function parseHello(payload: Buffer): Hello {
   return { version, token, name, hostname };
 }
 
-export function encodeReady(name: string): Buffer {
-  return encodeFrame(FrameType.READY, Buffer.concat([u16(PROTOCOL_VERSION), Buffer.from(name, 'utf8')]));
+/** READY states the version the sender asked for: the receiver speaks it. */
+export function encodeReady(name: string, version = PROTOCOL_VERSION): Buffer {
+  return encodeFrame(FrameType.READY, Buffer.concat([u16(version), Buffer.from(name, 'utf8')]));
 }
 
 export function parseReady(payload: Buffer): { version: number; name: string } {
@@ -214,18 +220,18 @@ export function parseReady(payload: Buffer): { version: number; name: string } {
   return { version: fields.u16('version'), name: fields.rest().toString('utf8') };
 }
 
-/** One frame per call: the caller splits data into pieces of at most MAX_DATA_PAYLOAD. */
+/** PATCH and WRITE_AT payloads, one frame per call: the caller splits data into pieces of at most MAX_DATA_PAYLOAD. */
 export function encodePatchPayload(offset: number, bytes: Buffer): Buffer {
   return Buffer.concat([u64(offset), bytes]);
 }
 
-export function parsePatch(payload: Buffer): { offset: number; bytes: Buffer } {
-  const fields = new FieldReader(payload, 'PATCH');
+export function parsePatch(payload: Buffer, frame = 'PATCH'): { offset: number; bytes: Buffer } {
+  const fields = new FieldReader(payload, frame);
   return { offset: fields.u64('offset'), bytes: fields.rest() };
 }
 
 export interface End {
-  /** DATA bytes sent, which is the dump's size. */
+  /** The dump's size: DATA bytes sent, or the end of the furthest WRITE_AT. */
   dataBytes: number;
   /** SHA-256 over every frame before END, as sent (header and payload). */
   digest: Buffer;

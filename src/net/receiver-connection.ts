@@ -15,7 +15,9 @@ import {
   parseHello,
   parsePatch,
   PROTOCOL_VERSION,
+  POSITIONED_PROTOCOL_VERSION,
   ProtocolError,
+  SUPPORTED_VERSIONS,
   type End,
   type Frame,
 } from './protocol.js';
@@ -113,7 +115,7 @@ export async function serveConnection(socket: Socket, policy: ConnectionPolicy):
     if (hello.type !== FrameType.HELLO) throw new ProtocolError(`expected a HELLO frame first, got ${FrameType[hello.type]}`);
     hashFrame(digest, hello);
     const { version, token, name } = parseHello(hello.payload);
-    if (version !== PROTOCOL_VERSION) throw new TransferRefused(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${version} is not supported (this receiver speaks ${PROTOCOL_VERSION})`);
+    if (!SUPPORTED_VERSIONS.includes(version)) throw new TransferRefused(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${version} is not supported (this receiver speaks ${SUPPORTED_VERSIONS.join(' and ')})`);
     if (policy.token && !tokensMatch(policy.token, token)) throw new TransferRefused(ErrorCode.BAD_TOKEN, 'the token does not match the receiver\'s --token-file');
     outcome.name = name;
     const problem = dumpNameProblem(name);
@@ -121,8 +123,8 @@ export async function serveConnection(socket: Socket, policy: ConnectionPolicy):
     file = await IncomingDump.create(policy.dir, name, policy.maxSize);
     accepted = true;
     socket.setTimeout(policy.idleTimeoutMs);
-    await write(socket, encodeReady(name));
-    const end = await receiveBody(frames, file, digest);
+    await write(socket, encodeReady(name, version));
+    const end = await receiveBody(frames, file, digest, version >= POSITIONED_PROTOCOL_VERSION);
     // A large file may take long to reach the disk; the sender is waiting for the ACK meanwhile.
     socket.setTimeout(0);
     outcome.bytes = file.size;
@@ -161,8 +163,8 @@ async function next(frames: AsyncGenerator<Frame, never>): Promise<Frame> {
   return value;
 }
 
-/** DATA and PATCH frames until END; every frame is hashed as received. */
-async function receiveBody(frames: AsyncGenerator<Frame, never>, file: IncomingDump, digest: Hash): Promise<End> {
+/** DATA, PATCH (and from version 2 WRITE_AT) frames until END; every frame is hashed as received. */
+async function receiveBody(frames: AsyncGenerator<Frame, never>, file: IncomingDump, digest: Hash, positioned: boolean): Promise<End> {
   for (;;) {
     const frame = await next(frames);
     switch (frame.type) {
@@ -174,6 +176,13 @@ async function receiveBody(frames: AsyncGenerator<Frame, never>, file: IncomingD
         hashFrame(digest, frame);
         const { offset, bytes } = parsePatch(frame.payload);
         await file.patch(offset, bytes);
+        break;
+      }
+      case FrameType.WRITE_AT: {
+        if (!positioned) throw new ProtocolError(`WRITE_AT frame in a version ${PROTOCOL_VERSION} transfer`);
+        hashFrame(digest, frame);
+        const { offset, bytes } = parsePatch(frame.payload, 'WRITE_AT');
+        await file.writeAt(offset, bytes);
         break;
       }
       case FrameType.END:

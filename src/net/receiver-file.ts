@@ -74,8 +74,16 @@ export class IncomingDump {
     if (this.written + bytes.length > this.maxSize) {
       throw new TransferRefused(ErrorCode.TOO_LARGE, `the dump is over the receiver's --max-size of ${this.maxSize} bytes`);
     }
-    await this.writeAt(bytes, this.written);
+    await this.pwrite(bytes, this.written);
     this.written += bytes.length;
+  }
+
+  /** Writes anywhere (the kdump format's header and bitmaps come last); the dump's size is the end of the furthest write. */
+  async writeAt(offset: number, bytes: Buffer): Promise<void> {
+    const end = offset + bytes.length;
+    if (end > this.maxSize) throw new TransferRefused(ErrorCode.TOO_LARGE, `the dump is over the receiver's --max-size of ${this.maxSize} bytes`);
+    await this.pwrite(bytes, offset);
+    this.written = Math.max(this.written, end);
   }
 
   /** Patches only rewrite bytes already received, as a file sink's notes are rewritten after the data. */
@@ -83,7 +91,7 @@ export class IncomingDump {
     if (offset + bytes.length > this.written) {
       throw new TransferRefused(ErrorCode.PROTOCOL, `a patch of ${bytes.length} bytes at offset ${offset} runs past the ${this.written} bytes received`);
     }
-    await this.writeAt(bytes, offset);
+    await this.pwrite(bytes, offset);
   }
 
   async sync(): Promise<void> {
@@ -117,7 +125,7 @@ export class IncomingDump {
     await this.handle.close();
   }
 
-  private async writeAt(bytes: Buffer, position: number): Promise<void> {
+  private async pwrite(bytes: Buffer, position: number): Promise<void> {
     await this.io('write', async () => {
       let done = 0;
       while (done < bytes.length) {

@@ -3,7 +3,6 @@
 import { writeFile } from 'node:fs/promises';
 import { IoError } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
-import type { OutputLayout } from '../dump/layout.js';
 import {
   causeDescOffset,
   encodeCauseDesc,
@@ -25,9 +24,9 @@ export interface ReadErrorOutcome {
   listedInDump: boolean;
 }
 
-/** Writes the read-error entries and the restated cause into the notes already written (a sink that can patch). */
-export async function patchReadErrors(sink: DumpSink, layout: OutputLayout, plan: CapturePlan, originalNotesLength: number, endian: Endian, errors: ReadErrorLog): Promise<void> {
-  const ourNotes = layout.notesOffset + originalNotesLength;
+/** Writes the read-error entries and the restated cause into the notes already written at `notesOffset` (a sink that can patch). */
+export async function patchReadErrors(sink: DumpSink, notesOffset: number, plan: CapturePlan, originalNotesLength: number, endian: Endian, errors: ReadErrorLog): Promise<void> {
+  const ourNotes = notesOffset + originalNotesLength;
   const omittedDesc = ourNotes + plan.omittedNoteOffset + omittedDescOffset();
   const entries = errors.ranges.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.READ_ERROR, flags: 0 }));
   const count = plan.omitted.length + entries.length;

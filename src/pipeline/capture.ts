@@ -33,6 +33,9 @@ import type { FilterSummary } from '../notes/filter-note.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
+import type { CompressionName } from '../kdump/compress.js';
+import type { PageSelection } from '../mm/page-selection.js';
+import { captureKdump, DEFAULT_COMPRESSION, type KdumpCaptureResult } from './kdump-capture.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
@@ -75,8 +78,14 @@ export interface CaptureOptions {
   tokenFile?: string;
   /** TLS and ssh settings for tls:// and ssh:// outputs. */
   transport?: TransportOptions;
-  /** makedumpfile's -d bits: 1 zero pages, 2 cache, 4 private cache, 8 user data, 16 free pages (default 0). */
+  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://). */
+  format?: 'elf' | 'kdump';
+  /** kdump format: how pages are compressed (default zlib). */
+  compress?: CompressionName;
+  /** kdump format: the sub-header's dump level; bit 1 makes zero pages share one block. */
   dumpLevel?: number;
+  /** kdump format: which pages to write (the page filter); default: every page with data that is not known bad. */
+  pageSelection?: PageSelection;
 }
 
 export interface CaptureResult {
@@ -149,9 +158,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
     const segments = dataSegments(prefix);
-    sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport });
+    sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport, positioned: options.format === 'kdump' });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
-    const recovers = !forward;
+    // With --max-read-errors 0 a page that fails ends the capture, so no list needs room for it, nor a cause restated.
+    const recovers = !forward && (options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS) > 0;
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
     const readAt: ReadAt = forward ? (offset, length) => forward.peek(offset, length) : fdReadAt(source.fd, source.name);
     const klogState = options.kernelLog === false ? {} : await kernelLogOf(prefix, source, forward, warn, options.onNotice);
@@ -175,7 +185,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onNotice: options.onNotice,
     };
     const filter = await pageFilterStep({
-      prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
+      prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
     const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
     const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt)));
@@ -191,43 +201,55 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     }
     const late = await lateKernelLog(prefix, forward, klogState.beyondLookahead, plan, options.onNotice);
     // Nothing more to read: closing the input now lets a pipe's producer see EPIPE.
-    if (copy.length === 0) await source.close();
+    if (copy.length === 0 && options.format !== 'kdump') await source.close();
     const outputPrefix: DumpPrefix = { ...prefix, phdrs: plan.outputPhdrs, phnum: plan.outputPhdrs.length, noteIndex: plan.outputNoteIndex };
 
-    // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
-    const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
-    if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));
-    const progress: SerializerProgress = { written: 0, onProgress: options.onProgress, pool };
-    async function* events(): AsyncGenerator<DumpEvent> {
-      yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
-      if (forward) {
-        for await (const event of forward.segments(reads, chunkSize, pool)) {
-          late?.observe(event);
-          yield event;
-        }
-      } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn, mapped });
-      // A slim dump from a pipe ends here, however much the producer still has to write.
-      if (plan.mode === 'slim') await source.close();
-    }
-    await pipeline(
-      Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
-      chain(
-        [
-          noteInjector(plan.noteBytes),
-          elfHeaderRewriter(copy),
-          poisonPageSkipper(skip),
-          dumpSerializer(progress),
-        ],
-        { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },
-      ),
-      sink.stream,
-    ).catch((err) => {
-      throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
-    });
+    let kdump: KdumpCaptureResult | undefined;
+    let progress: SerializerProgress = { written: 0 };
+    if (options.format === 'kdump') {
+      const compression = options.compress ?? DEFAULT_COMPRESSION;
+      const selection = options.pageSelection ?? filter.outcome?.selection;
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection, onProgress: options.onProgress };
+      kdump = await captureKdump(kdumpInput).catch((err) => {
+        throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
+      });
+    } else {
+      // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
+      const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
+      if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));
+      progress = { written: 0, onProgress: options.onProgress, pool };
+      async function* events(): AsyncGenerator<DumpEvent> {
+        yield { kind: 'prefix', prefix: outputPrefix, noteBytes: prefix.noteSegment };
+        if (forward) {
+          for await (const event of forward.segments(reads, chunkSize, pool)) {
+            late?.observe(event);
+            yield event;
+          }
+        } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn, mapped });
+        // A slim dump from a pipe ends here, however much the producer still has to write.
+        if (plan.mode === 'slim') await source.close();
+      }
+      await pipeline(
+        Readable.from(events(), { objectMode: true, highWaterMark: QUEUED_CHUNKS }),
+        chain(
+          [
+            noteInjector(plan.noteBytes),
+            elfHeaderRewriter(copy),
+            poisonPageSkipper(skip),
+            dumpSerializer(progress),
+          ],
+          { writableHighWaterMark: QUEUED_CHUNKS, readableHighWaterMark: QUEUED_CHUNKS },
+        ),
+        sink.stream,
+      ).catch((err) => {
+        throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
+      });
 
+    }
     const listedInDump = errors.pages === 0 || sink.canPatch;
-    if (errors.pages > 0 && sink.canPatch && progress.layout) {
-      await patchReadErrors(sink, progress.layout, plan, prefix.notes.end, prefix.format.endian, errors);
+    const notesOffset = kdump ? kdump.notesOffset : progress.layout?.notesOffset;
+    if (errors.pages > 0 && sink.canPatch && notesOffset !== undefined) {
+      await patchReadErrors(sink, notesOffset, plan, prefix.notes.end, prefix.format.endian, errors);
     }
     const lateLog = late ? await finishLateLog(async () => late.read(), plan, sink, progress.layout, prefix.notes.end, prefix.format.endian, prefix.pageSize, options.onNotice) : undefined;
     const cause = lateLog?.cause ?? plan.causeAfterCopy(errors.pages);
@@ -254,7 +276,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     return {
       plan: { ...plan, cause },
       layout: progress.layout,
-      bytesWritten: progress.written,
+      bytesWritten: kdump ? kdump.size : progress.written,
       output: sink.name,
       input: source.name,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,

@@ -4,12 +4,13 @@ import { BadInputError, isSlimCoreError, type SlimCoreError } from '../errors.js
 import { openSource, readFully } from '../sources/byte-source.js';
 import { ForwardReader } from '../sources/forward-reader.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
+import { openDump } from '../dump/open-dump.js';
 import { hex } from '../elf/byte-order.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { buildAddressMap } from '../klog/address-map.js';
 import { formatDmesg } from '../klog/dmesg-format.js';
 import { readKernelLog, type KernelLog } from '../klog/kernel-log.js';
-import { fdReadAt, memoryFromSegments, wordSizeOf } from '../klog/physical-memory.js';
+import { fdReadAt, memoryFromSegments, wordSizeOf, type PhysicalMemory } from '../klog/physical-memory.js';
 import { endsInMachineCheckPanic, parseMceLog } from '../mce/log-parser.js';
 import type { SourcedRecord } from './plan.js';
 
@@ -44,10 +45,10 @@ function findingsFrom(log: KernelLog): KernelLogFindings {
 }
 
 /** One synchronous read of the log through `readAt`; throws what readKernelLog() throws. */
-export function readLogNow(prefix: DumpPrefix, readAt: ReadAt): KernelLogFindings {
+export function readLogNow(prefix: DumpPrefix, readAt: ReadAt, givenMemory?: PhysicalMemory): KernelLogFindings {
   const vmcoreinfo = prefix.vmcoreinfo ?? new Map<string, string>();
   const addressMap = buildAddressMap(prefix.phdrs, vmcoreinfo, prefix.header.machine);
-  const memory = memoryFromSegments(prefix.phdrs, readAt);
+  const memory = givenMemory ?? memoryFromSegments(prefix.phdrs, readAt);
   return findingsFrom(readKernelLog(memory, vmcoreinfo, addressMap, prefix.format.endian, wordSizeOf(prefix.header.machine, prefix.format)));
 }
 
@@ -64,6 +65,8 @@ export async function findKernelLog(
   prefix: DumpPrefix,
   readAt: ReadAt,
   readAhead?: (offset: number) => Promise<boolean>,
+  /** Physical memory from elsewhere (a kdump file), in place of the PT_LOADs read through `readAt`. */
+  givenMemory?: PhysicalMemory,
 ): Promise<KernelLogFindings | { problem: string; error: SlimCoreError; beyondLookahead?: number }> {
   if (!prefix.vmcoreinfo) {
     const error = new BadInputError('kernel log: cannot locate the log: the dump has no VMCOREINFO note');
@@ -77,7 +80,7 @@ export async function findKernelLog(
       return got;
     };
     try {
-      return readLogNow(prefix, recordingReadAt);
+      return readLogNow(prefix, recordingReadAt, givenMemory);
     } catch (err) {
       if (!isSlimCoreError(err)) throw err;
       const canRetry = readAhead && firstMissing !== Infinity && attempt < MAX_ATTEMPTS;
@@ -91,9 +94,22 @@ export async function findKernelLog(
   }
 }
 
-/** The log of a dump file or pipe, for `dmesg`: the same reader as the capture's, with its error when the log cannot be read. */
+/** The log of a dump (ELF or kdump, flattened or not; an ELF one from a pipe too), for `dmesg`: the capture's reader. */
 export async function loadKernelLog(path: string | undefined): Promise<KernelLog> {
-  const source = await openSource(path);
+  if (path === undefined || path === '-') return loadKernelLogFromStdin();
+  const dump = await openDump(path);
+  try {
+    const found = await findKernelLog(dump.prefix, () => Buffer.alloc(0), undefined, dump.memory);
+    if ('problem' in found) throw found.error;
+    return found.log;
+  } finally {
+    await dump.close();
+  }
+}
+
+/** stdin, a file or a pipe: ELF only (a kdump file's parts are read out of order). */
+async function loadKernelLogFromStdin(): Promise<KernelLog> {
+  const source = await openSource(undefined);
   try {
     let found: Awaited<ReturnType<typeof findKernelLog>>;
     if (source.seekable) found = await findKernelLog(await readDumpPrefix(positionalRangeReader(source)), fdReadAt(source.fd, source.name));

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { IoError, UsageError } from '../errors.js';
@@ -17,6 +18,8 @@ export interface DumpSink {
   canPatch: boolean;
   /** Rewrites `bytes` at output `offset`, after the stream has finished and before commit(). */
   patch(offset: number, bytes: Buffer): Promise<void>;
+  /** Writes anywhere, in place of the stream (a seekable file; the receiver): the kdump format's header and bitmaps go last. */
+  writeAt?(offset: number, bytes: Buffer): Promise<void>;
   /** Makes the dump visible under its final name; call only after the stream finished. */
   commit(): Promise<void>;
   /** Sinks that write buffers straight out can report progress, so that read buffers are reused once written. */
@@ -35,6 +38,8 @@ export interface SinkOptions {
   /** fsync a file before renaming it, and a block device before closing it (default true: a kdump capture kernel reboots right after). */
   sync?: boolean;
 }
+
+const fsp = { write: promisify(fs.write) as (fd: number, buf: Buffer, offset: number, length: number, position: number) => Promise<{ bytesWritten: number }> };
 
 const WRITE_HIGH_WATER_MARK = 1 << 20;
 
@@ -109,6 +114,13 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
     stream: writer,
     onWritten: watchWrites(writer),
     canPatch: true,
+    async writeAt(offset, bytes) {
+      try {
+        for (let done = 0; done < bytes.length; ) done += (await fsp.write(fd, bytes, done, bytes.length - done, offset + done)).bytesWritten;
+      } catch (err) {
+        throw new IoError(`writing ${target} at offset ${offset}: ${errnoText(err)}`, { cause: err });
+      }
+    },
     async patch(offset, bytes) {
       try {
         fs.writeSync(fd, bytes, 0, bytes.length, offset);

@@ -17,6 +17,7 @@ import {
   encodePatchPayload,
   FrameType,
   MAX_DATA_PAYLOAD,
+  POSITIONED_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
 } from '../net/protocol.js';
 import { readTokenFile } from '../net/token.js';
@@ -31,6 +32,8 @@ export interface NetworkSinkOptions {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** The dump is written out of order (the kdump format): protocol version 2, whose WRITE_AT frames the receiver puts in place. */
+  positioned?: boolean;
 }
 
 const HIGH_WATER_MARK = 1 << 20;
@@ -104,6 +107,8 @@ function describeConnectError(err: Error, endpoint: Endpoint): string {
 class FrameSender {
   readonly digest = createHash('sha256');
   dataBytes = 0;
+  /** One past the furthest WRITE_AT byte. */
+  extent = 0;
   /** The most bytes ever waiting in the sink: its Writable's queue and the socket's buffer. */
   maxBuffered = 0;
   /** DATA bytes the socket has handed to the kernel: their buffers are free for reuse (see DumpSink.onWritten). */
@@ -130,6 +135,7 @@ class FrameSender {
     const header = encodeFrameHeader(type, payload.length);
     this.digest.update(header).update(payload);
     if (type === FrameType.DATA) this.dataBytes += payload.length;
+    if (type === FrameType.WRITE_AT) this.extent = Math.max(this.extent, Number(payload.readBigUInt64BE(0)) + payload.length - 8);
     this.socket.cork();
     this.socket.write(header);
     const more = this.socket.write(payload, type === FrameType.DATA ? () => this.flushed(payload.length) : undefined);
@@ -150,7 +156,12 @@ class FrameSender {
   /** END is not part of its own digest. */
   sendEnd(): void {
     this.replies.throwIfFailed();
-    this.socket.write(encodeEnd({ dataBytes: this.dataBytes, digest: this.digest.digest() }));
+    this.socket.write(encodeEnd({ dataBytes: this.size, digest: this.digest.digest() }));
+  }
+
+  /** The dump's size as the receiver will count it. */
+  get size(): number {
+    return Math.max(this.dataBytes, this.extent);
   }
 }
 
@@ -165,10 +176,11 @@ export async function openNetworkSink(target: string, options: NetworkSinkOption
   const frames = new FrameSender(socket, shownAs);
   const { replies } = frames;
   try {
-    await frames.send(FrameType.HELLO, helloPayload({ token, name, hostname: os.hostname() }));
+    const version = options.positioned ? POSITIONED_PROTOCOL_VERSION : PROTOCOL_VERSION;
+    await frames.send(FrameType.HELLO, helloPayload({ token, name, hostname: os.hostname(), version }));
     const ready = await replies.ready();
     socket.setTimeout(0);
-    if (ready.version !== PROTOCOL_VERSION || ready.name !== name) throw new IoError(`${shownAs}: the receiver answered for ${JSON.stringify(ready.name)} (version ${ready.version})`);
+    if (ready.version !== version || ready.name !== name) throw new IoError(`${shownAs}: the receiver answered for ${JSON.stringify(ready.name)} (version ${ready.version})`);
   } catch (err) {
     replies.close();
     socket.destroy();
@@ -181,6 +193,9 @@ export async function openNetworkSink(target: string, options: NetworkSinkOption
       frames.onFlushed = listener;
     },
     canPatch: true,
+    writeAt: options.positioned
+      ? (offset, bytes) => frames.sendPieces(bytes, (piece, at) => frames.send(FrameType.WRITE_AT, encodePatchPayload(offset + at, piece)))
+      : undefined,
     async patch(offset, bytes) {
       await frames.sendPieces(bytes, (piece, at) => frames.send(FrameType.PATCH, encodePatchPayload(offset + at, piece)));
     },
@@ -188,9 +203,9 @@ export async function openNetworkSink(target: string, options: NetworkSinkOption
       frames.sendEnd();
       const ack = await replies.ack();
       socket.end();
-      if (ack.bytes !== frames.dataBytes) throw new IoError(`${shownAs}: the receiver acknowledged ${ack.bytes} bytes, but ${frames.dataBytes} were sent`);
+      if (ack.bytes !== frames.size) throw new IoError(`${shownAs}: the receiver acknowledged ${ack.bytes} bytes, but ${frames.size} were sent`);
       if (process.env.SLIMCORE_NET_STATS) {
-        process.stderr.write(`slim-core: network: ${frames.dataBytes} bytes sent; at most ${frames.maxBuffered} bytes buffered in the sink (its queue and the socket's)\n`);
+        process.stderr.write(`slim-core: network: ${frames.size} bytes sent; at most ${frames.maxBuffered} bytes buffered in the sink (its queue and the socket's)\n`);
       }
     },
     async abort() {

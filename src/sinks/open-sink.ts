@@ -26,6 +26,8 @@ export interface OutputSpec {
   name?: string;
   tokenFile?: string;
   transport?: TransportOptions;
+  /** The dump is written out of order (the kdump format): a receiver gets it as positioned writes. */
+  positioned?: boolean;
 }
 
 const NETWORK_URL = /^(tcp|tls):\/\//i;
@@ -70,7 +72,7 @@ export async function openSink(spec: OutputSpec): Promise<DumpSink> {
   if (output !== undefined && NETWORK_URL.test(output)) {
     refuseUnused(spec, 'network');
     const t = spec.transport ?? {};
-    return openNetworkSink(output, { name: spec.name, tokenFile: spec.tokenFile, tlsCa: t.tlsCa, tlsCert: t.tlsCert, tlsKey: t.tlsKey });
+    return openNetworkSink(output, { name: spec.name, tokenFile: spec.tokenFile, tlsCa: t.tlsCa, tlsCert: t.tlsCert, tlsKey: t.tlsKey, positioned: spec.positioned });
   }
   if (output !== undefined && SSH_URL.test(output)) {
     refuseUnused(spec, 'ssh');

@@ -1,0 +1,77 @@
+// The capture's kdump-format branch: a page selection, the dump's metadata, the writer, and the positioned output it writes to.
+
+import { UsageError } from '../errors.js';
+import { PT_LOAD } from '../elf/constants.js';
+import type { DumpPrefix } from '../dump/prefix.js';
+import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
+import { inlineCompressor, type CompressionName } from '../kdump/compress.js';
+import { kdumpMetadata } from '../kdump/metadata.js';
+import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
+import { loadSelection } from '../mm/load-selection.js';
+import type { PageSelection } from '../mm/page-selection.js';
+import type { DumpSink } from '../sinks/dump-sink.js';
+import { positionedOutput } from '../sinks/positioned-output.js';
+import type { ByteSource } from '../sources/byte-source.js';
+import { pfnReader } from '../sources/pfn-reader.js';
+import type { ReadErrorLog } from '../sources/read-errors.js';
+import type { CapturePlan } from './plan.js';
+
+export const DEFAULT_COMPRESSION: CompressionName = 'zlib';
+export const MAX_DUMP_LEVEL = 31;
+
+export interface KdumpCaptureInput {
+  prefix: DumpPrefix;
+  source: ByteSource;
+  /** Set when the input is a pipe: the kdump format reads pages in physical order, so it needs a file or device. */
+  fromPipe: boolean;
+  plan: CapturePlan;
+  sink: DumpSink;
+  errors: ReadErrorLog;
+  compression: CompressionName;
+  dumpLevel: number;
+  /** The page filter's answer; without it, every page with data that is not known bad (-d 0 without the mem_map walk). */
+  selection?: PageSelection;
+  onProgress?: (written: number, total: number) => void;
+}
+
+export interface KdumpCaptureResult extends KdumpWriteResult {
+  /** Where the notes are in the output, for patching the OMITTED note. */
+  notesOffset: number;
+  flattened: boolean;
+}
+
+/** The pages a dump holds by the plan alone: a full dump's PT_LOADs, a slim one's kept pages, less the plan's faults. */
+export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelection {
+  const loads = prefix.phdrs.filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n).map((ph) => ({ start: ph.paddr, end: ph.paddr + ph.memsz }));
+  const data = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
+  const bad = plan.faultMap.entries.map((f) => ({ start: f.paddr, end: f.paddr + f.length }));
+  return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
+}
+
+export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptureResult> {
+  const { prefix, source, plan } = input;
+  if (input.fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
+  if (prefix.format.elfClass !== 64) throw new UsageError('--format kdump writes the 64-bit layout only; this dump is ELF32');
+  if (!Number.isInteger(input.dumpLevel) || input.dumpLevel < 0 || input.dumpLevel > MAX_DUMP_LEVEL) throw new UsageError(`dump level ${input.dumpLevel} is not in 0..${MAX_DUMP_LEVEL}`);
+  const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
+  const meta = kdumpMetadata(prefix, plan.noteBytes, memory);
+  const selection = input.selection ?? planSelection(prefix, plan);
+  const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
+  const output = positionedOutput(input.sink);
+  const compressor = await inlineCompressor(input.compression);
+  try {
+    const result = await writeKdump({
+      meta,
+      selection,
+      readPages: pfnReader(source, segments, prefix.pageSize, input.errors),
+      compressor,
+      dumpLevel: input.dumpLevel,
+      output,
+      onProgress: (written) => input.onProgress?.(written, 0),
+    });
+    await output.finish();
+    return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
+  } finally {
+    await compressor.close();
+  }
+}
