@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (independent ELF readers, crash, makedumpfile, fuse, ssh), only those missing.
+# Installs the Debian packages the tests need (independent ELF readers, crash, makedumpfile, fuse, ssh, QEMU and the guest image tools), only those missing.
 set -euo pipefail
 
-packages=(binutils python3-pyelftools elfutils python3-drgn fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl)
+packages=(binutils python3-pyelftools elfutils python3-drgn fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl qemu-system-x86 busybox-static cpio kmod squashfs-tools e2fsprogs)
 
 missing=()
 for pkg in "${packages[@]}"; do
