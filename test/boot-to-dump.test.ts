@@ -11,10 +11,10 @@ import { tempDir } from './helpers/tmp.js';
 
 const run = promisify(execFile);
 const MCE_PANIC = 'Kernel panic - not syncing: Fatal machine check';
-const SYSRQ_PANIC = 'sysrq triggered crash';
+const SYSRQ_PANIC = 'Kernel panic - not syncing: sysrq triggered crash';
 // Fits the 1 GiB guest with node in a squashfs image inside the initramfs (docs/kdump-integration.md has the measurements).
 const INITRAMFS_CRASHKERNEL = '256M';
-// What Debian's kdump-tools reserves below 384 MiB... and above: crashkernel=384M-:128M.
+// What Debian's kdump-tools reserves on a machine with 384 MiB or more: crashkernel=384M-:128M.
 const ROOTFS_CRASHKERNEL = '128M';
 
 async function vmcoreDmesg(file: string): Promise<string> {
