@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (independent ELF readers, crash, makedumpfile, fuse, ssh, a Ceph RGW for s3://), only those missing.
+# Installs the Debian packages the tests need (independent ELF readers, crash, makedumpfile, fuse, ssh, a Ceph RGW for s3://, QEMU and the guest image tools), only those missing.
 set -euo pipefail
 
-packages=(binutils python3-pyelftools elfutils python3-drgn python3-libkdumpfile fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl time ceph-mon ceph-osd radosgw)
+packages=(binutils python3-pyelftools elfutils python3-drgn python3-libkdumpfile fuse3 python3-fusepy kexec-tools crash makedumpfile openssh-server openssh-client openssl time ceph-mon ceph-osd radosgw qemu-system-x86 busybox-static cpio kmod squashfs-tools e2fsprogs)
 
 missing=()
 for pkg in "${packages[@]}"; do
