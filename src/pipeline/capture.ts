@@ -162,12 +162,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     // With --max-read-errors 0 a page that fails ends the capture, so no list needs room for it, nor a cause restated.
     const recovers = !forward && (options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS) > 0;
+    // A kdump file that goes out flattened (stdout, ssh, s3) cannot be patched at its plain-file offsets.
+    const canPatch = sink.canPatch && (options.format !== 'kdump' || sink.writeAt !== undefined);
     const errors = new ReadErrorLog(options.maxReadErrors ?? DEFAULT_MAX_READ_ERRORS, prefix.pageSize);
     const readAt: ReadAt = forward ? (offset, length) => forward.peek(offset, length) : fdReadAt(source.fd, source.name);
     const klogState = options.kernelLog === false ? {} : await kernelLogOf(prefix, source, forward, warn, options.onNotice);
     const klog = klogState.findings;
     // A log a pipe's look-ahead cannot reach is read as it streams past; room for what it may add to our notes.
-    const lateRoom = klogState.beyondLookahead !== undefined && sink.canPatch;
+    const lateRoom = klogState.beyondLookahead !== undefined && canPatch;
     const planInput: PlanInput = {
       mode: options.mode ?? 'auto',
       userFaults: options.userFaults ?? [],
@@ -176,9 +178,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on; in a file, only bytes it has.
       canKeep: (index, _start, end) => prefix.phdrs[index].offset + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
-      omittedReserve: (recovers && sink.canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
-      readErrorsUnlisted: recovers && !sink.canPatch,
-      causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && sink.canPatch ? CAUSE_RESERVE : 0,
+      omittedReserve: (recovers && canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
+      readErrorsUnlisted: recovers && !canPatch,
+      causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && canPatch ? CAUSE_RESERVE : 0,
       mceReserve: lateRoom ? LATE_LOG_MCE_RESERVE : 0,
       panicLine: options.panicLine ?? klog?.panicLine,
       onWarning: warn,
@@ -246,9 +248,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       });
 
     }
-    const listedInDump = errors.pages === 0 || sink.canPatch;
+    const listedInDump = errors.pages === 0 || canPatch;
     const notesOffset = kdump ? kdump.notesOffset : progress.layout?.notesOffset;
-    if (errors.pages > 0 && sink.canPatch && notesOffset !== undefined) {
+    if (errors.pages > 0 && canPatch && notesOffset !== undefined) {
       await patchReadErrors(sink, notesOffset, plan, prefix.notes.end, prefix.format.endian, errors);
     }
     const lateLog = late ? await finishLateLog(async () => late.read(), plan, sink, progress.layout, prefix.notes.end, prefix.format.endian, prefix.pageSize, options.onNotice) : undefined;
