@@ -51,10 +51,7 @@ export async function pageFilterStep(input: FilterStepInput): Promise<{ plan?: P
     return {};
   }
   if ('unavailable' in outcome) {
-    if (dumpLevel === 0) {
-      input.onNotice?.(`page flags cannot be checked for ${outcome.unavailable}: poisoned pages are known only from machine checks, the log and --fault`);
-      return {};
-    }
+    if (dumpLevel === 0) return { caveat: `page flags could not be checked for ${outcome.unavailable}: poisoned pages are known only from machine checks, the log and --fault` };
     warn({ code: 'PAGE_FILTER', message: `page filtering is not available for ${outcome.unavailable}: nothing is left out` });
     const note = encodeFilterNote({ dumpLevel, flags: FilterFlag.NOT_FILTERED, pages: new Map() }, prefix.format.endian);
     return { plan: { faults: [], note } };
