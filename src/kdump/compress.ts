@@ -1,9 +1,7 @@
 // Page compressors for the kdump format: each returns a page's compressed bytes, or null when they are not strictly smaller.
 
 import { deflateSync, inflateSync, constants as zlibConstants } from 'node:zlib';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
-import { compress as zstdCompress, decompress as zstdDecompress, init as zstdInit } from '@bokuweb/zstd-wasm';
-import { BadInputError } from '../errors.js';
+import { BadInputError, UsageError } from '../errors.js';
 import { DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD } from './header.js';
 
 /** No LZO: no maintained npm package ships it without a build step that downloads (docs/kdump-format.md). */
@@ -29,12 +27,33 @@ export const COMPRESSION_FLAGS: Record<CompressionName, number> = {
 /** One page: makedumpfile's zlib is a whole zlib stream at Z_BEST_SPEED. */
 export type PageCodec = (page: Buffer) => Buffer;
 
-let zstdReady: Promise<void> | undefined;
+type Snappy = typeof import('snappy');
+type Zstd = typeof import('@bokuweb/zstd-wasm');
+let snappy: Snappy | undefined;
+let zstd: Zstd | undefined;
+const loadErrors = new Map<string, string>();
+let loaded: Promise<void> | undefined;
 
-/** zstd is WebAssembly: it must be loaded once before any page is (de)compressed. */
+/**
+ * snappy (a native binding) and zstd (WebAssembly) are loaded once, and only by the kdump format: an ELF capture never
+ * pays for them, and a codec that cannot load fails only when it is used.
+ */
 export function loadCodecs(): Promise<void> {
-  zstdReady ??= zstdInit();
-  return zstdReady;
+  loaded ??= Promise.all([
+    import('snappy').then((m) => void (snappy = m)).catch((err: Error) => void loadErrors.set('snappy', err.message.split('\n')[0])),
+    import('@bokuweb/zstd-wasm')
+      .then(async (m) => {
+        await m.init();
+        zstd = m;
+      })
+      .catch((err: Error) => void loadErrors.set('zstd', err.message.split('\n')[0])),
+  ]).then(() => undefined);
+  return loaded;
+}
+
+function need<T>(codec: T | undefined, name: string, error: (message: string) => Error): T {
+  if (!codec) throw error(`${name} is not available here: ${loadErrors.get(name) ?? 'not loaded'}`);
+  return codec;
 }
 
 /** The codec for a method; call loadCodecs() first. Levels as makedumpfile's: zlib and zstd at 1. */
@@ -42,10 +61,14 @@ export function pageCodec(name: CompressionName): PageCodec | undefined {
   switch (name) {
     case 'zlib':
       return (page) => deflateSync(page, { level: zlibConstants.Z_BEST_SPEED });
-    case 'snappy':
-      return (page) => snappyCompress(page);
-    case 'zstd':
-      return (page) => Buffer.from(zstdCompress(page, 1));
+    case 'snappy': {
+      const { compressSync } = need(snappy, 'snappy', (m) => new UsageError(`--compress snappy: ${m}`));
+      return (page) => compressSync(page);
+    }
+    case 'zstd': {
+      const { compress } = need(zstd, 'zstd', (m) => new UsageError(`--compress zstd: ${m}`));
+      return (page) => Buffer.from(compress(page, 1));
+    }
     case 'none':
       return undefined;
   }
@@ -56,8 +79,8 @@ export function decompressPage(flags: number, data: Buffer, pageSize: number, wh
   let page: Buffer;
   try {
     if (flags & DUMP_DH_COMPRESSED_ZLIB) page = inflateSync(data, { maxOutputLength: pageSize });
-    else if (flags & DUMP_DH_COMPRESSED_SNAPPY) page = snappyUncompress(data) as Buffer;
-    else if (flags & DUMP_DH_COMPRESSED_ZSTD) page = Buffer.from(zstdDecompress(data));
+    else if (flags & DUMP_DH_COMPRESSED_SNAPPY) page = need(snappy, 'snappy', (m) => new BadInputError(`${where}: a snappy page, but ${m}`)).uncompressSync(data) as Buffer;
+    else if (flags & DUMP_DH_COMPRESSED_ZSTD) page = Buffer.from(need(zstd, 'zstd', (m) => new BadInputError(`${where}: a zstd page, but ${m}`)).decompress(data));
     else throw new BadInputError(`${where}: compressed with flags 0x${flags.toString(16)}, which this reader cannot decompress (zlib, snappy, zstd)`);
   } catch (err) {
     if (err instanceof BadInputError) throw err;
