@@ -16,6 +16,9 @@ const SYSRQ_PANIC = 'Kernel panic - not syncing: sysrq triggered crash';
 const INITRAMFS_CRASHKERNEL = '256M';
 // What Debian's kdump-tools reserves on a machine with 384 MiB or more: crashkernel=384M-:128M.
 const ROOTFS_CRASHKERNEL = '128M';
+// A full dump no longer fits in 128M since the page filter and the kdump format joined the build: node peaked at 45 MiB
+// with 46 MB free and was killed (see docs/kdump-integration.md). 160M is what it needs now.
+const ROOTFS_FULL_CRASHKERNEL = '160M';
 
 async function vmcoreDmesg(file: string): Promise<string> {
   return (await run('/usr/sbin/vmcore-dmesg', [file], { maxBuffer: 64 << 20 })).stdout;
@@ -86,7 +89,7 @@ test.serial("root-filesystem layout (kdump-tools'), machine check: /var/crash/ST
 });
 
 test.serial("root-filesystem layout (kdump-tools'), sysrq: a full dump in /var/crash that crash opens", async (t) => {
-  const r = await boot(t, { layout: 'rootfs', crash: 'sysrq', mode: 'full', crashkernel: ROOTFS_CRASHKERNEL });
+  const r = await boot(t, { layout: 'rootfs', crash: 'sysrq', mode: 'full', crashkernel: ROOTFS_FULL_CRASHKERNEL });
   const { release } = await guestLab();
   t.is(r.summary.mode, 'full');
   const sys = sysFields(await crash(await debugVmlinux(release), r.dump, 'sys'));

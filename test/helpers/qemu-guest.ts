@@ -122,7 +122,7 @@ export async function bootToDump(dir: string, opts: GuestRun): Promise<GuestResu
   const line = text.split('\n').find((l) => l.includes('SLIMLAB RESULT'));
   if (!line) throw new Error(`no result from the capture kernel (qemu: ${stderr.split('\n').filter((l) => !l.includes("TCG doesn't support")).join(' ').trim() || 'exited'}); serial log:\n${tail(serial)}`);
   const m = /rc=(\d+) hwm_kb=(\d+) (.*)$/.exec(line.trim());
-  if (!m) throw new Error(`unreadable result line: ${line}`);
+  if (!m) throw new Error(`no summary from slim-core in the capture kernel: ${text.slice(text.indexOf("SLIMLAB RESULT")).slice(0, 4000)}`);
   let summary: GuestResult['summary'];
   try {
     summary = JSON.parse(m[3]);

@@ -24,7 +24,7 @@ wait $pid
 rc=$?
 cat /tmp/out > /dev/console
 say "RESULT rc=$rc hwm_kb=$hwm $(grep '^{' /tmp/err | tail -n 1)"
-[ $rc = 0 ] || { say "STDERR"; cat /tmp/err > /dev/console; }
+grep -q "^{" /tmp/err && [ $rc = 0 ] || { say "STDERR"; cat /tmp/err > /dev/console; }
 [ "$bench" = 1 ] && . /sbin/bench.sh
 sync
 umount /var/crash 2>/dev/null
