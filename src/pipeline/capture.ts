@@ -273,8 +273,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       });
     }
     for (const range of errors.ranges) options.onNotice?.(`read error: zero-filled ${describeRange(range)}`);
-    if (filter.caveat && plan.mode === 'full') options.onNotice?.(filter.caveat);
     await sink.commit();
+    if (filter.caveat && plan.mode === 'full') options.onNotice?.(filter.caveat);
     return {
       plan: { ...plan, cause },
       layout: progress.layout,
