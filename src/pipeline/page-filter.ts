@@ -5,6 +5,7 @@ import { pfnExtents, presentBitmap } from '../dump/pfn-map.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import type { FaultRange } from '../faults/fault-map.js';
+import { uniteRanges } from '../faults/number-ranges.js';
 import { memoryFromSegments, fdReadAt } from '../klog/physical-memory.js';
 import { CYCLE_PFNS, popcount, type PageSelection } from '../mm/page-selection.js';
 import { FilterFlag, PageClassCode, type FilterSummary } from '../notes/filter-note.js';
@@ -43,20 +44,10 @@ function toPfnRanges(ranges: readonly { paddr: bigint; length: bigint }[], pageS
   return ranges.map((r) => [Number(r.paddr / page), Number((r.paddr + r.length + page - 1n) / page)] as [number, number]).sort((a, b) => a[0] - b[0]);
 }
 
-function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (const [s, e] of [...ranges].sort((a, b) => a[0] - b[0])) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
-}
-
 export async function runPageFilter(request: FilterRequest): Promise<FilterOutcome | FilterUnavailable> {
   const { prefix, source, dumpLevel } = request;
   const pageSize = prefix.pageSize;
-  const bad = mergeRanges(toPfnRanges(request.knownBad, pageSize));
+  const bad = uniteRanges(toPfnRanges(request.knownBad, pageSize));
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const page = BigInt(pageSize);
   // Struct pages and page tables in a known-bad page are never read: those pfns stay kept, unclassified.
@@ -126,7 +117,7 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   }
   add(PageClassCode.ZERO, keep.zeroPages);
   const faults: FaultRange[] = [
-    ...mergeRanges([...poisoned, ...offline]).map(([s, e]) => ({ paddr: BigInt(s) * page, length: BigInt(e - s) * page, reason: OmitReason.PAGE_FLAG, origin: 'page flags' })),
+    ...uniteRanges([...poisoned, ...offline]).map(([s, e]) => ({ paddr: BigInt(s) * page, length: BigInt(e - s) * page, reason: OmitReason.PAGE_FLAG, origin: 'page flags' })),
     ...keep.readErrors.map((r) => ({ paddr: BigInt(r.pfn) * page, length: page, reason: OmitReason.READ_ERROR, origin: `read error (${r.error}) while looking for zero pages` })),
   ];
   const summary: FilterSummary = { dumpLevel, flags: FilterFlag.PAGE_FLAGS_CHECKED, pages: counts };

@@ -9,6 +9,7 @@ import { readFully, type ByteSource } from './byte-source.js';
 import type { ReadErrorLog } from './read-errors.js';
 import { mainThreadPread, readRange, threadPoolPread, type FailedPage, type Pread } from './chunk-reader.js';
 import { zeroRuns } from '../stream/zeros.js';
+import { uniteRanges } from '../faults/number-ranges.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
 import type { MappedReader } from './mapped-reader.js';
 
@@ -112,23 +113,12 @@ export async function* readSegmentsAt(source: ByteSource, plan: SegmentReadPlan)
   }
 }
 
-/** Sorted, merged union of two sorted lists of [start, end) ranges. */
-function unite(a: readonly [number, number][], b: readonly [number, number][]): [number, number][] {
-  const out: [number, number][] = [];
-  for (const [s, e] of [...a, ...b].sort((x, y) => x[0] - y[0])) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
-}
-
 async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan): Promise<ChunkResult> {
   const { seg, offset, length } = task;
   // Buffers are taken in task order before anything else waits: the pool frees them by that order.
   const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
-  const skips = excluded.length > 0 ? unite(task.skips, excluded) : task.skips;
+  const skips = excluded.length > 0 ? uniteRanges([...task.skips, ...excluded]) : task.skips;
   const failed: FailedPage[] = [];
   const mapped = plan.mapped && (await plan.mapped.readPieces(seg, offset, buf, piecesBetween(offset, offset + length, skips), plan.pageSize, failed));
   if (!mapped) await preadTask(source, { ...task, skips }, plan, buf, failed);
