@@ -20,7 +20,7 @@ for (const [name, level] of FIXTURE_NAMES.flatMap((n) => [[n, 0], [n, 31]] as co
     const theirs = path.join(dir, 'theirs.kdump');
     const r = await runCli([input, '--mode', 'full', '--format', 'kdump', '-d', String(level), '-o', ours, '--no-sync', '-q']);
     t.is(r.code, 0, r.stderr);
-    await makedumpfile(['-c', '-d', String(level), input, theirs]);
+    const report = await makedumpfile(['--message-level', '31', '-c', '-d', String(level), input, theirs]);
     const [a, b] = await Promise.all([kdumpBitmaps(ours), kdumpBitmaps(theirs)]);
     t.is(a.status, DUMP_DH_COMPRESSED_ZLIB);
     t.is(a.maxMapnr, b.maxMapnr);
@@ -31,6 +31,16 @@ for (const [name, level] of FIXTURE_NAMES.flatMap((n) => [[n, 0], [n, 31]] as co
     const [oursSize, theirsSize] = [statSync(ours).size, statSync(theirs).size];
     t.log(`${name}: ours ${oursSize} bytes, makedumpfile -c -d ${level} ${theirsSize} bytes (${((oursSize / theirsSize - 1) * 100).toFixed(2)}%)`);
     t.true(Math.abs(oursSize / theirsSize - 1) < 0.05);
+
+    // The FILTER note counts what makedumpfile's report counts, zero pages included (found while writing).
+    const inspected = await runCli(['inspect', '--json', ours]);
+    t.is(inspected.code, 0, inspected.stderr);
+    const ourPages = (JSON.parse(inspected.stdout) as { filter: { pages: Record<string, number> }[] }).filter[0].pages;
+    for (const [label, key] of [['Pages filled with zero', 'zero'], ['Non-private cache pages', 'cache'], ['Private cache pages', 'cachePrivate'], ['User process data pages', 'user'], ['Free pages', 'free']] as const) {
+      const m = new RegExp(`${label}\\s*: 0x([0-9a-f]+)`).exec(report);
+      t.truthy(m, `makedumpfile reports "${label}"`);
+      t.is(ourPages[key] ?? 0, Number.parseInt(m![1], 16), `${key} pages as makedumpfile counts them`);
+    }
 
     const kept = [...a.dumpable].sort((x, y) => x - y);
     const pfns = [...sample(kept, 997), MCE_PAGE];

@@ -29,8 +29,8 @@ import { dumpSerializer, type SerializerProgress } from './serializer.js';
 import { ChunkPool } from '../stream/chunk-pool.js';
 import { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
 import { checkDumpLevel, pageFilterStep } from './filter-step.js';
-import type { FilterSummary } from '../notes/filter-note.js';
-import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
+import { PageClassCode, type FilterSummary } from '../notes/filter-note.js';
+import { describeRange, patchFilterZeroPages, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { CompressionName } from '../kdump/compress.js';
@@ -252,6 +252,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const notesOffset = kdump ? kdump.notesOffset : progress.layout?.notesOffset;
     if (errors.pages > 0 && canPatch && notesOffset !== undefined) {
       await patchReadErrors(sink, notesOffset, plan, prefix.notes.end, prefix.format.endian, errors);
+    }
+    const summary = filter.outcome?.summary;
+    if (kdump && summary?.pages.has(PageClassCode.ZERO) && kdump.zeroPages > 0) {
+      summary.pages.set(PageClassCode.ZERO, kdump.zeroPages);
+      if (canPatch && filter.plan) await patchFilterZeroPages(sink, kdump.notesOffset, plan, prefix.notes.end, filter.plan.note.length, kdump.zeroPages, prefix.format.endian);
     }
     const lateLog = late ? await finishLateLog(async () => late.read(), plan, sink, progress.layout, prefix.notes.end, prefix.format.endian, prefix.pageSize, options.onNotice) : undefined;
     const cause = lateLog?.cause ?? plan.causeAfterCopy(errors.pages);

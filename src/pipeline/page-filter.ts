@@ -116,6 +116,8 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
     offline.push(...v.offline);
   }
   add(PageClassCode.ZERO, keep.zeroPages);
+  // The kdump writer finds zero pages as it writes them; the entry is there for the capture to fill in afterwards.
+  if (request.format === 'kdump' && (dumpLevel & 1) !== 0 && !counts.has(PageClassCode.ZERO)) counts.set(PageClassCode.ZERO, 0);
   const faults: FaultRange[] = [
     ...uniteRanges([...poisoned, ...offline]).map(([s, e]) => ({ paddr: BigInt(s) * page, length: BigInt(e - s) * page, reason: OmitReason.PAGE_FLAG, origin: 'page flags' })),
     ...keep.readErrors.map((r) => ({ paddr: BigInt(r.pfn) * page, length: page, reason: OmitReason.READ_ERROR, origin: `read error (${r.error}) while looking for zero pages` })),
