@@ -6,6 +6,7 @@ import { IoError, UsageError } from '../errors.js';
 import { DEFAULT_PORT } from '../net/protocol.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, startReceiver } from '../net/receiver.js';
 import { readTokenFile } from '../net/token.js';
+import { parseSize } from './format.js';
 
 export interface ReceiveArgs {
   listen: string;
@@ -25,16 +26,6 @@ export function parseListen(value: string): { host: string; port: number } {
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) throw new UsageError(`--listen ${value}: want HOST:PORT, [IPV6]:PORT or PORT`);
   return { host: match[1] || match[2] || '127.0.0.1', port };
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** "1048576", "512M", "64G", "2TiB": binary units. */
-export function parseSize(value: string, option: string): number {
-  const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
-  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${option} ${value}: want a size such as 1073741824, 512M or 64G`);
-  return bytes;
 }
 
 async function readPem(file: string | undefined, option: string): Promise<Buffer | undefined> {
