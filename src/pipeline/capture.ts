@@ -78,7 +78,7 @@ export interface CaptureOptions {
   tokenFile?: string;
   /** TLS and ssh settings for tls:// and ssh:// outputs. */
   transport?: TransportOptions;
-  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://). */
+  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://, s3://). */
   format?: 'elf' | 'kdump';
   /** kdump format: how pages are compressed (default zlib). */
   compress?: CompressionName;
