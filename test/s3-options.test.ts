@@ -25,6 +25,8 @@ test('a credentials file: [default], or the profile asked for', (t) => {
 test('metadata stays within S3\'s 2 KB, cutting the cause, and is printable ASCII', (t) => {
   const facts = {
     mode: 'full' as const,
+    format: 'kdump-flattened' as const,
+    dumpLevel: 31,
     cause: `memory error: ${'x'.repeat(5000)}\u00e9`,
     mce: { bank: 1, status: '0xbe00000000100134', addr: '0x345000', records: 1 },
     kernelRelease: '6.1.0-56-amd64',
@@ -40,6 +42,8 @@ test('metadata stays within S3\'s 2 KB, cutting the cause, and is printable ASCI
   t.true(metadataBytes(metadata) <= METADATA_LIMIT, `${metadataBytes(metadata)} bytes`);
   t.true(metadata['slimcore-cause'].endsWith('...'));
   t.is(metadata['slimcore-hostname'], 'web-17');
+  t.is(metadata['slimcore-format'], 'kdump-flattened');
+  t.is(metadata['slimcore-dump-level'], '31');
   t.true(Object.values(metadata).every((v) => /^[\x20-\x7e]*$/.test(v)));
 });
 

@@ -2,22 +2,12 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListPartsCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { startCephRgw, rgwLog, type RgwCluster } from './helpers/ceph-rgw.js';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { rgwLog } from './helpers/ceph-rgw.js';
+import { assertNothingLeft, BUCKET, download, partsUploaded, s3Args, useS3Store } from './helpers/s3-store.js';
 import { runCli, runShell } from './helpers/cli.js';
 import { realFixturePath, repoRoot } from './helpers/fixture.js';
 import { mountFaulty } from './helpers/faulty-mount.js';
@@ -32,49 +22,8 @@ import { OmitReason } from '../src/notes/slimcore-notes.js';
 const run = promisify(execFile);
 const MiB = 1 << 20;
 const PAGE = 4096;
-const BUCKET = 'dumps';
 
-let cluster: RgwCluster;
-let s3: S3Client;
-
-test.before(async () => {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  cluster = await startCephRgw();
-  s3 = new S3Client({
-    endpoint: cluster.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: cluster.accessKey, secretAccessKey: cluster.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
-
-test.after.always(async () => {
-  s3?.destroy();
-  await cluster?.stop();
-});
-
-function s3Args(endpoint = cluster.endpoint): string[] {
-  return ['--s3-endpoint', endpoint, '--s3-path-style', '--s3-credentials', cluster.credentialsFile];
-}
-
-async function download(key: string, file: string): Promise<void> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  await pipeline(out.Body as Readable, createWriteStream(file));
-}
-
-/** Neither an object nor a pending multipart upload under `key`. */
-async function assertNothingLeft(t: ExecutionContext, key: string): Promise<void> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then(
-    () => 'exists',
-    (err: { $metadata?: { httpStatusCode?: number } }) => `HTTP ${err.$metadata?.httpStatusCode}`,
-  );
-  t.is(head, 'HTTP 404', `no object ${key}`);
-  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: key }));
-  t.deepEqual((uploads.Uploads ?? []).map((u) => u.Key), [], `no pending upload under ${key}`);
-}
+const store = useS3Store();
 
 function assertOneLineExit4(t: ExecutionContext, result: { code: number | null; stderr: string }, pattern: RegExp): void {
   t.is(result.code, 4, result.stderr);
@@ -82,15 +31,6 @@ function assertOneLineExit4(t: ExecutionContext, result: { code: number | null; 
   t.is(lines.length, 1, `one line: ${result.stderr}`);
   t.regex(lines[0], /^slim-core: s3:\/\//);
   t.regex(lines[0], pattern);
-}
-
-/** A pending upload's parts, once it has at least one: the capture is then mid-upload. */
-async function partsUploaded(key: string): Promise<number> {
-  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: key }));
-  const upload = uploads.Uploads?.find((u) => u.Key === key);
-  if (!upload) return 0;
-  const parts = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: upload.UploadId }));
-  return parts.Parts?.length ?? 0;
 }
 
 const packageVersion = async () => (JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -118,15 +58,15 @@ for (const mode of ['full', 'slim'] as const) {
           : runShell(`cat "$1" | $CLI - --mode ${mode} --no-sync -o "$2" ${extra.map((a) => `'${a}'`).join(' ')}`, [fixture, out]);
       const local = await capture(expected, ['-q']);
       t.is(local.code, 0, local.stderr);
-      const result = await capture(`s3://${BUCKET}/${key}`, ['--json', ...s3Args()]);
+      const result = await capture(`s3://${BUCKET}/${key}`, ['--json', ...s3Args(store.cluster)]);
       t.is(result.code, 0, result.stderr);
       const got = path.join(dir, 'got.elf');
-      await download(key, got);
+      await download(store.s3, key, got);
       await assertSameFile(t, got, expected);
 
       const summary = JSON.parse(result.stderr.trim().split('\n').pop()!) as { metadata: Record<string, string>; output: string };
       t.is(summary.output, `s3://${BUCKET}/${key}`);
-      const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+      const head = await store.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
       t.deepEqual(head.Metadata, summary.metadata, '--json shows what the object carries');
       const back = await readBack(expected);
       const meta: Record<string, string | undefined> = head.Metadata!;
@@ -142,7 +82,7 @@ for (const mode of ['full', 'slim'] as const) {
       t.is(meta['slimcore-hostname'], await nodename);
       const omittedPages = back.omitted!.entries.reduce((sum, e) => sum + Math.ceil(Number(e.length) / PAGE), 0);
       t.is(meta['slimcore-pages-omitted'], String(omittedPages));
-      await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+      await store.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
     });
   }
 }
@@ -157,15 +97,15 @@ test.serial('pages that fail to read (FUSE EIO): the object equals -o FILE, OMIT
   const local = await runCli([mount.file, '--mode', 'full', '--no-klog', '--no-sync', '-q', '-o', expected]);
   t.is(local.code, 0, local.stderr);
   const key = 'eio/full.elf';
-  const result = await runCli([mount.file, '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args()]);
+  const result = await runCli([mount.file, '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args(store.cluster)]);
   t.is(result.code, 0, result.stderr);
   const got = path.join(dir, 'got.elf');
-  await download(key, got);
+  await download(store.s3, key, got);
   await assertSameFile(t, got, expected);
   const back = await readBack(got);
   t.is(back.omitted!.entries.filter((e) => e.reason === OmitReason.READ_ERROR).length, 2);
   t.regex(back.causes[0], /2 unreadable page\(s\) zero-filled/);
-  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+  await store.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
 });
 
 test.serial('wrong credentials: exit 4 with one line, nothing stored', async (t) => {
@@ -173,29 +113,29 @@ test.serial('wrong credentials: exit 4 with one line, nothing stored', async (t)
   const input = path.join(dir, 'in.elf');
   await writeSyntheticVmcore(input, { segments: [{ paddr: 0x100000n, size: MiB }] });
   const wrong = path.join(dir, 'credentials');
-  await writeFile(wrong, `[default]\naws_access_key_id = ${cluster.accessKey}\naws_secret_access_key = not-the-secret\n`);
+  await writeFile(wrong, `[default]\naws_access_key_id = ${store.cluster.accessKey}\naws_secret_access_key = not-the-secret\n`);
   const key = 'fail/credentials.elf';
-  const result = await runCli([input, '--no-klog', '-o', `s3://${BUCKET}/${key}`, '--s3-endpoint', cluster.endpoint, '--s3-path-style', '--s3-credentials', wrong]);
+  const result = await runCli([input, '--no-klog', '-o', `s3://${BUCKET}/${key}`, '--s3-endpoint', store.cluster.endpoint, '--s3-path-style', '--s3-credentials', wrong]);
   assertOneLineExit4(t, result, /access denied \(SignatureDoesNotMatch\)|access denied/);
-  await assertNothingLeft(t, key);
+  await assertNothingLeft(t, store.s3, key);
 });
 
 test.serial('a bucket that does not exist: exit 4 with one line naming it', async (t) => {
   const dir = await tempDir(t, 's3-nobucket');
   const input = path.join(dir, 'in.elf');
   await writeSyntheticVmcore(input, { segments: [{ paddr: 0x100000n, size: MiB }] });
-  const result = await runCli([input, '--no-klog', '-o', 's3://no-such-bucket/x.elf', ...s3Args()]);
+  const result = await runCli([input, '--no-klog', '-o', 's3://no-such-bucket/x.elf', ...s3Args(store.cluster)]);
   assertOneLineExit4(t, result, /bucket no-such-bucket does not exist/);
 });
 
 /** Starts a capture from a pipe, and feeds it until the store holds a part; the rest is fed in the background. */
 async function midUpload(t: ExecutionContext, key: string, extra: string[]) {
   const dump = makeSyntheticVmcore({ segments: [{ paddr: 0x100000n, size: 48 * MiB }, { paddr: 0x10000000n, size: 48 * MiB }] });
-  const sender = startSender(t, ['-', '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args(), ...extra], { SLIMCORE_DEBUG: process.env.SLIMCORE_DEBUG ?? '' });
+  const sender = startSender(t, ['-', '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args(store.cluster), ...extra], { SLIMCORE_DEBUG: process.env.SLIMCORE_DEBUG ?? '' });
   let at = 0;
   const piece = 256 * 1024;
-  while ((await partsUploaded(key)) === 0) {
-    if (at >= 40 * MiB) throw new Error(`no part reached the store after ${at} bytes: ${await rgwLog(cluster)}`);
+  while ((await partsUploaded(store.s3, key)) === 0) {
+    if (at >= 40 * MiB) throw new Error(`no part reached the store after ${at} bytes: ${await rgwLog(store.cluster)}`);
     const end = Math.min(at + 4 * MiB, dump.bytes.length);
     for (; at < end; at += piece) await feed(sender.child.stdin, dump.bytes.subarray(at, at + piece));
   }
@@ -211,32 +151,32 @@ async function midUpload(t: ExecutionContext, key: string, extra: string[]) {
 test.serial('RGW killed mid-upload: the upload is aborted once RGW is back, exit 4 with one line, nothing stored', async (t) => {
   const key = 'fail/killed.elf';
   const { sender, rest } = await midUpload(t, key, ['--s3-retries', '1']);
-  await cluster.killRgw();
+  await store.cluster.killRgw();
   // Long enough for the part's retries to be spent against a dead port; the sender then keeps trying to abort.
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  await cluster.startRgw();
+  await store.cluster.startRgw();
   const result = await sender.exited;
   await rest;
   assertOneLineExit4(t, result, /uploading part \d+: (connection refused by|connection to) http:\/\/127\.0\.0\.1:\d+/);
-  await assertNothingLeft(t, key);
+  await assertNothingLeft(t, store.s3, key);
 });
 
 test.serial('RGW stopped (SIGSTOP) mid-upload: a timeout naming its value, the upload aborted once RGW resumes, nothing stored', async (t) => {
   const key = 'fail/stopped.elf';
   const { sender, rest } = await midUpload(t, key, ['--s3-timeout', '2', '--s3-retries', '1']);
-  cluster.signalRgw('SIGSTOP');
+  store.cluster.signalRgw('SIGSTOP');
   let resumed = false;
   t.teardown(() => {
-    if (!resumed) cluster.signalRgw('SIGCONT');
+    if (!resumed) store.cluster.signalRgw('SIGCONT');
   });
   // Two tries of 2 s each fail the part; the abort then waits for RGW.
   await new Promise((resolve) => setTimeout(resolve, 9000));
-  cluster.signalRgw('SIGCONT');
+  store.cluster.signalRgw('SIGCONT');
   resumed = true;
   const result = await sender.exited;
   await rest;
   assertOneLineExit4(t, result, /no answer from http:\/\/127\.0\.0\.1:\d+ within 2 s \(--s3-timeout\)/);
-  await assertNothingLeft(t, key);
+  await assertNothingLeft(t, store.s3, key);
 });
 
 test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it uploads, RSS within 128 MiB', async (t) => {
@@ -249,10 +189,10 @@ test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it 
   // From a pipe, as the sender below reads: a file input would reserve room for read errors in the notes.
   const local = await runShell('cat "$1" | $CLI - --mode full --no-klog --no-sync -q -o "$2"', [input, expected]);
   t.is(local.code, 0, local.stderr);
-  const relay = await startThrottledRelay(cluster.port, RATE);
+  const relay = await startThrottledRelay(store.cluster.port, RATE);
   t.teardown(() => relay.close());
   const key = 'slow/full.elf';
-  const sender = startSender(t, ['-', '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args(`http://127.0.0.1:${relay.port}`)], { SLIMCORE_S3_STATS: '1' });
+  const sender = startSender(t, ['-', '--mode', 'full', '--no-klog', '-q', '-o', `s3://${BUCKET}/${key}`, ...s3Args(store.cluster, `http://127.0.0.1:${relay.port}`)], { SLIMCORE_S3_STATS: '1' });
   let fed = 0;
   const samples: { fed: number; forwarded: number; rss?: number }[] = [];
   const sampler = setInterval(() => {
@@ -269,7 +209,7 @@ test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it 
   clearInterval(sampler);
   t.is(result.code, 0, result.stderr);
   const got = path.join(dir, 'got.elf');
-  await download(key, got);
+  await download(store.s3, key, got);
   await assertSameFile(t, got, expected);
 
   const stats = /part buffers (\d+) bytes/.exec(result.stderr);
@@ -282,5 +222,5 @@ test.serial('RGW behind a relay at 8 MiB/s: the sender reads only as fast as it 
   t.log(`sender RSS at most ${(rss / MiB).toFixed(1)} MiB over ${samples.length} samples`);
   t.true(lead <= leadBound, `read ${lead} bytes ahead of the store`);
   t.true(rss <= 128 * MiB, `RSS reached ${rss} bytes`);
-  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+  await store.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
 });

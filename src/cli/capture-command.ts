@@ -17,12 +17,11 @@ const MIN_LOOKAHEAD = 4096;
 const MIN_CHUNK_SIZE = 4096;
 const MAX_CHUNK_SIZE = 64 << 20;
 import { READER_CHOICES, type ReaderChoice } from '../sources/mapped-reader.js';
-import { DEFAULT_QUEUE, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, type ChecksumMode } from '../sinks/s3-target.js';
-import { parseSize } from './receive-command.js';
+import { s3OptionsOf, withS3Options, type S3Args } from './s3-options.js';
 import { COMPRESSION_NAMES, type CompressionName } from '../kdump/compress.js';
 import { DEFAULT_COMPRESSION } from '../pipeline/kdump-capture.js';
 
-export interface CaptureArgs {
+export interface CaptureArgs extends S3Args {
   input?: string;
   output?: string;
   mode: 'auto' | 'slim' | 'full';
@@ -49,16 +48,6 @@ export interface CaptureArgs {
   sshKnownHosts?: string;
   sshOption: string[];
   dumpLevel: number;
-  s3Endpoint?: string;
-  s3Region?: string;
-  s3PathStyle?: boolean;
-  s3Credentials?: string;
-  s3Ca?: string;
-  s3Checksums?: ChecksumMode;
-  s3PartSize?: string;
-  s3Queue?: number;
-  s3Timeout?: number;
-  s3Retries?: number;
   format: 'elf' | 'kdump';
   compress: CompressionName;
 }
@@ -67,12 +56,12 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
   command: '$0 [input]',
   describe: 'Capture a vmcore (a path, /proc/vmcore, or stdin) into a slim or full dump',
   builder: (y: Argv) =>
-    y
+    withS3Options(y
       .positional('input', { type: 'string', describe: 'vmcore to read: a file, a device, /proc/vmcore, or - for stdin (default)' })
       .option('output', { alias: 'o', type: 'string', describe: 'where to write: a file (written as a temporary file, then renamed), a device or FIFO, - for stdout (default), tcp://HOST[:PORT] or tls://HOST[:PORT] for `slim-core receive` there, ssh://[USER@]HOST[:PORT]/PATH (docs/network-protocol.md), or s3://BUCKET/KEY (docs/s3.md)' })
       .option('mode', { choices: ['auto', 'slim', 'full'] as const, default: 'auto' as const, describe: "slim: headers, notes and the kernel log's pages (see --slim-keep); full: all memory, faulty pages zero-filled; auto: slim after a fatal memory error, else full" })
       .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
-      .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout and ssh://; docs/kdump-format.md)" })
+      .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout, ssh:// and s3://; docs/kdump-format.md)" })
       .option('compress', { choices: COMPRESSION_NAMES, default: DEFAULT_COMPRESSION, describe: '--format kdump: how pages are compressed (a page is stored raw unless that makes it smaller)' })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
@@ -94,17 +83,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('tls-key', { type: 'string', describe: 'tls://: private key (PEM) of --tls-cert' })
       .option('ssh-identity', { type: 'string', describe: 'ssh://: private key file for ssh -i' })
       .option('ssh-known-hosts', { type: 'string', describe: 'ssh://: known_hosts file to check the host key against (UserKnownHostsFile)' })
-      .option('ssh-option', { type: 'string', array: true, default: [] as string[], describe: 'ssh://: an ssh -o option, Key=Value; repeatable' })
-      .option('s3-endpoint', { type: 'string', describe: 's3://: the store\'s URL, http(s)://HOST[:PORT] (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)' })
-      .option('s3-region', { type: 'string', describe: 's3://: region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)' })
-      .option('s3-path-style', { type: 'boolean', describe: 's3://: path-style requests (http://HOST/BUCKET/KEY), as most stores other than AWS want' })
-      .option('s3-credentials', { type: 'string', describe: 's3://: AWS shared credentials file ([default] or AWS_PROFILE\'s section); default: the SDK\'s chain (environment, ~/.aws, ...)' })
-      .option('s3-ca', { type: 'string', describe: 's3://: CA (PEM) to verify an https endpoint with (--tls-ca works too)' })
-      .option('s3-checksums', { choices: ['when-required', 'when-supported'] as const, describe: 's3://: request and response checksums (default when-required: Ceph RGW 16 rejects the SDK\'s streamed ones)' })
-      .option('s3-part-size', { type: 'string', describe: 's3://: multipart part size, 8M to 32M (default 8M)' })
-      .option('s3-queue', { type: 'number', describe: `s3://: parts uploading at once (default ${DEFAULT_QUEUE}; queue x part size at most 32 MiB)` })
-      .option('s3-timeout', { type: 'number', describe: `s3://: seconds without progress before a request fails (default ${DEFAULT_TIMEOUT_S})` })
-      .option('s3-retries', { type: 'number', describe: `s3://: retries of a failed request, with backoff, before the capture fails (default ${DEFAULT_RETRIES})` })
+      .option('ssh-option', { type: 'string', array: true, default: [] as string[], describe: 'ssh://: an ssh -o option, Key=Value; repeatable' }), 's3://')
       .option('chunk-size', { type: 'number', default: DEFAULT_CHUNK_SIZE, hidden: true }) as unknown as Argv<CaptureArgs>,
   handler: async (args) => {
     const stopHandlingSignals = stopOnSignals(args.json);
@@ -157,18 +136,7 @@ async function runCapture(args: CaptureArgs): Promise<void> {
       sshIdentity: args.sshIdentity,
       sshKnownHosts: args.sshKnownHosts,
       sshOptions: args.sshOption,
-      s3: {
-        endpoint: args.s3Endpoint,
-        region: args.s3Region,
-        pathStyle: args.s3PathStyle,
-        credentialsFile: args.s3Credentials,
-        ca: args.s3Ca,
-        checksums: args.s3Checksums,
-        partSize: args.s3PartSize === undefined ? undefined : parseSize(args.s3PartSize, '--s3-part-size'),
-        queue: args.s3Queue,
-        timeoutSeconds: args.s3Timeout,
-        retries: args.s3Retries,
-      },
+      s3: s3OptionsOf(args),
     },
     report: args.report,
     onProgress: progress?.update,
@@ -182,6 +150,20 @@ async function runCapture(args: CaptureArgs): Promise<void> {
   const lateUnlisted = result.lateKernelLog !== undefined && !result.lateKernelLog.listedInDump;
   const complete = readErrors.listedInDump && !lateUnlisted;
   if (!complete) process.exitCode = EXIT_INCOMPLETE_LIST;
+  say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
+  say(`cause note: ${plan.cause}`);
+  if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
+  if (lateUnlisted) {
+    process.stderr.write(
+      `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
+    );
+  }
+  if (!readErrors.listedInDump) {
+    process.stderr.write(
+      `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,
+    );
+  }
+  // Last, so that the summary is the last line on stderr (docs/exit-codes.md).
   if (args.json) {
     process.stderr.write(
       JSON.stringify({
@@ -204,19 +186,6 @@ async function runCapture(args: CaptureArgs): Promise<void> {
         filter: result.filter ? filterJson(result.filter) : null,
         ...(result.metadata && { metadata: result.metadata }),
       }) + '\n',
-    );
-  }
-  say(`${plan.mode} dump (${plan.modeReason}) written to ${result.output}: ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(2)} s`);
-  say(`cause note: ${plan.cause}`);
-  if (result.filter) say(`page filter: ${formatFilterSummary(result.filter)}`);
-  if (lateUnlisted) {
-    process.stderr.write(
-      `slim-core: the crashed kernel's log, read as it streamed past, names machine checks whose pages this sink cannot zero or list${args.report ? ` (see ${args.report})` : ''}: exit 5\n`,
-    );
-  }
-  if (!readErrors.listedInDump) {
-    process.stderr.write(
-      `slim-core: ${readErrors.pages} page(s) failed to read and were zero-filled; ${readErrors.ranges.length} range(s) are listed ${args.report ? `in ${args.report}` : 'above'}, not in the dump (its OMITTED note is flagged incomplete): exit 5\n`,
     );
   }
 }

@@ -6,10 +6,14 @@ import { IoError, UsageError } from '../errors.js';
 import { DEFAULT_PORT } from '../net/protocol.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, startReceiver } from '../net/receiver.js';
 import { readTokenFile } from '../net/token.js';
+import { parseSize } from './format.js';
+import { s3OptionsOf, withS3Options, type S3Args } from './s3-options.js';
+import { S3_FLAGS, S3_URL } from '../sinks/s3-target.js';
 
-export interface ReceiveArgs {
+export interface ReceiveArgs extends S3Args {
   listen: string;
-  dir: string;
+  dir?: string;
+  to?: string;
   tokenFile?: string;
   insecure: boolean;
   tlsCert?: string;
@@ -27,16 +31,6 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: match[1] || match[2] || '127.0.0.1', port };
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** "1048576", "512M", "64G", "2TiB": binary units. */
-export function parseSize(value: string, option: string): number {
-  const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
-  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${option} ${value}: want a size such as 1073741824, 512M or 64G`);
-  return bytes;
-}
-
 async function readPem(file: string | undefined, option: string): Promise<Buffer | undefined> {
   if (file === undefined) return undefined;
   try {
@@ -48,11 +42,12 @@ async function readPem(file: string | undefined, option: string): Promise<Buffer
 
 export const receiveCommand: CommandModule<object, ReceiveArgs> = {
   command: 'receive',
-  describe: 'Receive dumps from senders (slim-core ... -o tcp://HOST:PORT or tls://) into a directory, until SIGTERM',
+  describe: 'Receive dumps from senders (slim-core ... -o tcp://HOST:PORT or tls://) into a directory or an S3 bucket, until SIGTERM',
   builder: (y: Argv) =>
-    y
+    withS3Options(y
       .option('listen', { type: 'string', default: `127.0.0.1:${DEFAULT_PORT}`, describe: 'HOST:PORT to listen on (port 0: any free port, printed at start)' })
-      .option('dir', { type: 'string', demandOption: true, describe: 'directory for the dumps (created, or tightened, to mode 0700)' })
+      .option('dir', { type: 'string', describe: 'directory for the dumps (created, or tightened, to mode 0700)' })
+      .option('to', { type: 'string', describe: 's3://BUCKET[/PREFIX]: store each dump as the object PREFIX/NAME instead (docs/network-protocol.md); the credentials stay here' })
       .option('token-file', { type: 'string', describe: 'file holding the token every sender must present (its --token-file)' })
       .option('insecure', { type: 'boolean', default: false, describe: 'accept dumps without a token from anyone who can connect' })
       .option('tls-cert', { type: 'string', describe: 'serve TLS with this certificate (PEM); needs --tls-key' })
@@ -60,7 +55,7 @@ export const receiveCommand: CommandModule<object, ReceiveArgs> = {
       .option('tls-ca', { type: 'string', describe: 'require client certificates signed by this CA (PEM)' })
       .option('max-size', { type: 'string', describe: 'the most one dump may occupy, e.g. 64G; a bigger dump is refused and deleted' })
       .option('max-connections', { type: 'number', default: DEFAULT_MAX_CONNECTIONS, describe: 'transfers at once; more are refused as busy' })
-      .option('idle-timeout', { type: 'number', default: DEFAULT_IDLE_TIMEOUT_MS / 1000, describe: 'seconds without data before a transfer is cut' }) as unknown as Argv<ReceiveArgs>,
+      .option('idle-timeout', { type: 'number', default: DEFAULT_IDLE_TIMEOUT_MS / 1000, describe: 'seconds without data before a transfer is cut' }), '--to s3://') as unknown as Argv<ReceiveArgs>,
   handler: async (args) => {
     const log = (line: string) => process.stderr.write(`slim-core receive: ${line}\n`);
     const { host, port } = parseListen(args.listen);
@@ -70,20 +65,29 @@ export const receiveCommand: CommandModule<object, ReceiveArgs> = {
     if (args.tlsCa && !args.tlsCert) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
     if (!Number.isInteger(args.maxConnections) || args.maxConnections < 1) throw new UsageError(`--max-connections must be a whole number of at least 1`);
     if (!(args.idleTimeout > 0)) throw new UsageError('--idle-timeout must be a number of seconds above 0');
+    if ((args.dir === undefined) === (args.to === undefined)) throw new UsageError('receive needs --dir DIR or --to s3://BUCKET[/PREFIX]: one of the two');
+    if (args.to !== undefined && !S3_URL.test(args.to)) throw new UsageError(`--to ${args.to}: want s3://BUCKET[/PREFIX]`);
+    const s3 = s3OptionsOf(args);
+    const s3Given = Object.entries(s3).find(([, value]) => value !== undefined);
+    if (s3Given && args.to === undefined) throw new UsageError(`${S3_FLAGS[s3Given[0] as keyof typeof S3_FLAGS]} needs --to s3://`);
+    const maxSize = args.maxSize === undefined ? undefined : parseSize(args.maxSize, '--max-size');
+    // Loaded only for --to: a receiver writing to a directory starts as before.
+    const store = args.to === undefined ? undefined : await (await import('../net/receiver-s3.js')).s3Store(args.to, s3, maxSize);
     const [cert, key, ca] = await Promise.all([readPem(args.tlsCert, '--tls-cert'), readPem(args.tlsKey, '--tls-key'), readPem(args.tlsCa, '--tls-ca')]);
     const receiver = await startReceiver({
       host,
       port,
       dir: args.dir,
+      store,
       token: args.tokenFile ? await readTokenFile(args.tokenFile) : undefined,
-      maxSize: args.maxSize === undefined ? undefined : parseSize(args.maxSize, '--max-size'),
+      maxSize,
       maxConnections: args.maxConnections,
       idleTimeoutMs: args.idleTimeout * 1000,
       tls: cert && key ? { cert, key, ca } : undefined,
       log,
     });
     const where = receiver.host.includes(':') ? `[${receiver.host}]:${receiver.port}` : `${receiver.host}:${receiver.port}`;
-    log(`listening on ${where} (${cert ? (ca ? 'TLS, client certificates required' : 'TLS') : 'plain TCP'}${args.insecure ? ', no token: --insecure' : ''}), writing to ${args.dir}`);
+    log(`listening on ${where} (${cert ? (ca ? 'TLS, client certificates required' : 'TLS') : 'plain TCP'}${args.insecure ? ', no token: --insecure' : ''}), ${store ? store.describe : `writing to ${args.dir}`}`);
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {

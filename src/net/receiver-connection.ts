@@ -1,4 +1,4 @@
-// One sender's connection on the receiver: handshake, data and patches into the file, END, verification, ACK.
+// One sender's connection on the receiver: handshake, data and patches into the store, END, verification, ACK.
 
 import { createHash, type Hash } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -21,14 +21,14 @@ import {
   type End,
   type Frame,
 } from './protocol.js';
-import { IncomingDump, TransferRefused } from './receiver-file.js';
+import type { DumpStore, IncomingTarget } from './dump-store.js';
+import { TransferRefused } from './receiver-file.js';
 import { tokensMatch } from './token.js';
 
 export interface ConnectionPolicy {
-  dir: string;
+  store: DumpStore;
   /** Undefined only under --insecure. */
   token?: Buffer;
-  maxSize?: number;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
 }
@@ -107,20 +107,20 @@ export async function serveConnection(socket: Socket, policy: ConnectionPolicy):
   socket.setTimeout(policy.handshakeTimeoutMs);
   socket.on('timeout', () => socket.destroy(new Error(`nothing received for ${Math.round(socket.timeout! / 1000)} s`)));
   const frames = framesOf(socket);
-  let file: IncomingDump | undefined;
+  let file: IncomingTarget | undefined;
   let accepted = false;
   try {
     const digest = createHash('sha256');
     const hello = await next(frames);
     if (hello.type !== FrameType.HELLO) throw new ProtocolError(`expected a HELLO frame first, got ${FrameType[hello.type]}`);
     hashFrame(digest, hello);
-    const { version, token, name } = parseHello(hello.payload);
+    const { version, token, name, hostname } = parseHello(hello.payload);
     if (!SUPPORTED_VERSIONS.includes(version)) throw new TransferRefused(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${version} is not supported (this receiver speaks ${SUPPORTED_VERSIONS.join(' and ')})`);
     if (policy.token && !tokensMatch(policy.token, token)) throw new TransferRefused(ErrorCode.BAD_TOKEN, 'the token does not match the receiver\'s --token-file');
     outcome.name = name;
     const problem = dumpNameProblem(name);
     if (problem) throw new TransferRefused(ErrorCode.BAD_NAME, `refusing the dump name ${JSON.stringify(name)}: ${problem}`);
-    file = await IncomingDump.create(policy.dir, name, policy.maxSize);
+    file = await policy.store.open({ name, positioned: version >= POSITIONED_PROTOCOL_VERSION, hostname, peer: outcome.peer });
     accepted = true;
     socket.setTimeout(policy.idleTimeoutMs);
     await write(socket, encodeReady(name, version));
@@ -164,7 +164,7 @@ async function next(frames: AsyncGenerator<Frame, never>): Promise<Frame> {
 }
 
 /** DATA, PATCH (and from version 2 WRITE_AT) frames until END; every frame is hashed as received. */
-async function receiveBody(frames: AsyncGenerator<Frame, never>, file: IncomingDump, digest: Hash, positioned: boolean): Promise<End> {
+async function receiveBody(frames: AsyncGenerator<Frame, never>, file: IncomingTarget, digest: Hash, positioned: boolean): Promise<End> {
   for (;;) {
     const frame = await next(frames);
     switch (frame.type) {

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { access, chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { IoError, UsageError } from '../errors.js';
+import type { DumpStore, IncomingTarget } from './dump-store.js';
 import { ErrorCode, INCOMPLETE_SUFFIX } from './protocol.js';
 
 /** A transfer the receiver turns down: sent to the sender as an ERROR frame, and logged. */
@@ -37,7 +38,7 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-export class IncomingDump {
+export class IncomingDump implements IncomingTarget {
   private written = 0;
   private closed = false;
 
@@ -142,4 +143,10 @@ export class IncomingDump {
       throw new TransferRefused(ErrorCode.RECEIVER_IO, `${what} ${this.name}${INCOMPLETE_SUFFIX} failed on the receiver: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
+}
+
+/** The receiver's --dir: NAME.incomplete beside the dumps, renamed once verified. */
+export async function directoryStore(dir: string, maxSize?: number): Promise<DumpStore & { tightened: boolean }> {
+  const { tightened } = await prepareDumpDirectory(dir);
+  return { tightened, describe: `writing to ${dir}`, open: ({ name }) => IncomingDump.create(dir, name, maxSize) };
 }

@@ -1,11 +1,12 @@
-// The dump receiver: a TCP or TLS server that writes each sender's dump into one directory, several at once.
+// The dump receiver: a TCP or TLS server that stores each sender's dump into one directory or bucket, several at once.
 
 import net, { type Server, type Socket } from 'node:net';
 import tls from 'node:tls';
 import { IoError } from '../errors.js';
 import { ErrorCode } from './protocol.js';
 import { formatOutcome, peerOf, refuseAndClose, serveConnection, type ConnectionPolicy } from './receiver-connection.js';
-import { prepareDumpDirectory } from './receiver-file.js';
+import type { DumpStore } from './dump-store.js';
+import { directoryStore } from './receiver-file.js';
 
 export const DEFAULT_MAX_CONNECTIONS = 16;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -21,10 +22,12 @@ export interface ReceiverTls {
 export interface ReceiverOptions {
   host: string;
   port: number;
-  dir: string;
+  /** A directory for the dumps, or another store (receive --to s3://): one of the two. */
+  dir?: string;
+  store?: DumpStore;
   /** Undefined only under --insecure: then anyone who can connect may send a dump. */
   token?: Buffer;
-  /** Bytes one dump may occupy. */
+  /** Bytes one dump may occupy (a directory; a store given as `store` applies its own). */
   maxSize?: number;
   maxConnections?: number;
   tls?: ReceiverTls;
@@ -77,12 +80,16 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 }
 
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
-  const { tightened } = await prepareDumpDirectory(options.dir);
-  if (tightened) options.log(`tightened ${options.dir} to mode 0700`);
+  let store = options.store;
+  if (!store) {
+    if (options.dir === undefined) throw new Error('startReceiver needs a dir or a store');
+    const directory = await directoryStore(options.dir, options.maxSize);
+    if (directory.tightened) options.log(`tightened ${options.dir} to mode 0700`);
+    store = directory;
+  }
   const policy: ConnectionPolicy = {
-    dir: options.dir,
+    store,
     token: options.token,
-    maxSize: options.maxSize,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   };
@@ -110,6 +117,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all(transfers.values());
       await closed;
+      store.close?.();
     })();
     return stopped;
   };

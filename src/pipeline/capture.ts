@@ -15,7 +15,7 @@ import { fdReadAt } from '../klog/physical-memory.js';
 import { findKernelLog, namesKernelLog, type KernelLogFindings, type ReadAt } from './kernel-log-source.js';
 import { LateKernelLog } from './late-kernel-log.js';
 import { finishLateLog, lateLogReport, LATE_LOG_CAUSE_RESERVE, LATE_LOG_MCE_RESERVE, LATE_LOG_OMITTED_RESERVE, type LateLogOutcome } from './late-log-patch.js';
-import { dumpFacts } from './dump-facts.js';
+import { dumpFacts, type DumpShape } from './dump-facts.js';
 import { crashedNodename } from '../klog/uts-name.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
@@ -35,7 +35,7 @@ import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
-import { captureKdump, DEFAULT_COMPRESSION, type KdumpCaptureResult } from './kdump-capture.js';
+import { captureKdump, checkKdumpInput, DEFAULT_COMPRESSION, planSelection, type KdumpCaptureResult } from './kdump-capture.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
@@ -78,7 +78,7 @@ export interface CaptureOptions {
   tokenFile?: string;
   /** TLS and ssh settings for tls:// and ssh:// outputs. */
   transport?: TransportOptions;
-  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://). */
+  /** elf (default), or makedumpfile's kdump-compressed format (flattened on stdout, ssh://, s3://). */
   format?: 'elf' | 'kdump';
   /** kdump format: how pages are compressed (default zlib). */
   compress?: CompressionName;
@@ -155,6 +155,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   let sink: DumpSink | undefined;
   try {
     checkDumpLevel(dumpLevel, !source.seekable);
+    if (options.format === 'kdump') checkKdumpInput(!source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
     const segments = dataSegments(prefix);
@@ -190,7 +191,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
     const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
-    const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt)));
+    const kdumpSelection = options.format === 'kdump' ? (options.pageSelection ?? filter.outcome?.selection ?? planSelection(prefix, plan)) : undefined;
+    const shape: DumpShape = kdumpSelection
+      ? { format: sink.writeAt ? 'kdump' : 'kdump-flattened', dumpLevel, kdumpPages: kdumpSelection.dumpableCount }
+      : { format: 'elf', dumpLevel };
+    const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt), shape));
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
     // What is read: each run of file bytes once, however many program headers point into it.
@@ -210,8 +215,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     let progress: SerializerProgress = { written: 0 };
     if (options.format === 'kdump') {
       const compression = options.compress ?? DEFAULT_COMPRESSION;
-      const selection = options.pageSelection ?? filter.outcome?.selection;
-      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection, onProgress: options.onProgress };
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection: kdumpSelection, onProgress: options.onProgress };
       kdump = await captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });

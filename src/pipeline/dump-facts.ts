@@ -6,8 +6,19 @@ import { OmitReason } from '../notes/slimcore-notes.js';
 import { slimCoreVersion } from '../version.js';
 import type { CapturePlan } from './plan.js';
 
+/** How the dump is written: the format as the object holds it, the page filter's level, and the kdump file's pages. */
+export interface DumpShape {
+  /** `elf`, `kdump` (the plain file), or `kdump-flattened` (makedumpfile -F records: `makedumpfile -R` gives the plain file). */
+  format: 'elf' | 'kdump' | 'kdump-flattened';
+  dumpLevel: number;
+  /** The kdump format: the pages its dumpable bitmap holds (known-bad pages are left out there, not zero-filled). */
+  kdumpPages?: number;
+}
+
 export interface DumpFacts {
   mode: 'slim' | 'full';
+  format: DumpShape['format'];
+  dumpLevel: number;
   /** The CAUSE note as planned: read errors met later during the copy are not in it (the dump's own note has them). */
   cause: string;
   /** The record that decided the mode (or the first one), and how many there were. */
@@ -19,7 +30,7 @@ export interface DumpFacts {
   /** VMCOREINFO CRASHTIME: seconds since the epoch. */
   crashTime?: string;
   pageSize: number;
-  /** Pages of memory the dump holds (PT_LOAD data copied, zero-filled ones included). */
+  /** Pages of memory the dump holds: ELF, PT_LOAD data copied, zero-filled ones included; kdump, the dumpable pages. */
   pagesDumped: number;
   /** Pages the plan leaves out or zero-fills (slim mode's omitted memory, machine-check and --fault pages). */
   pagesOmitted: number;
@@ -29,7 +40,7 @@ export interface DumpFacts {
 
 const MCI_STATUS_ADDRV = 1n << 58n;
 
-export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: string | undefined): DumpFacts {
+export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: string | undefined, shape: DumpShape): DumpFacts {
   const info = prefix.vmcoreinfo;
   const decisive = plan.records.find((r) => r.verdict.fatal) ?? plan.records[0];
   const pages = (bytes: bigint | number) => Math.ceil(Number(bytes) / prefix.pageSize);
@@ -37,6 +48,8 @@ export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: strin
   const crashTime = info?.get('CRASHTIME');
   return {
     mode: plan.mode,
+    format: shape.format,
+    dumpLevel: shape.dumpLevel,
     cause: plan.cause,
     mce: decisive && {
       bank: decisive.record.bank,
@@ -48,7 +61,7 @@ export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: strin
     hostname,
     crashTime: crashTime && /^\d+$/.test(crashTime) ? crashTime : undefined,
     pageSize: prefix.pageSize,
-    pagesDumped: plan.copySegments.reduce((sum, s) => sum + pages(s.size), 0),
+    pagesDumped: shape.kdumpPages ?? plan.copySegments.reduce((sum, s) => sum + pages(s.size), 0),
     pagesOmitted: omittedBy(() => true),
     pagesZeroFilled: omittedBy((reason) => reason !== OmitReason.SLIM),
     slimCoreVersion: slimCoreVersion(),

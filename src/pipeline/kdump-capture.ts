@@ -48,9 +48,14 @@ export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelect
   return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
 }
 
+/** Said before anything is opened or sent: the kdump format reads pages in physical order, not in the input's. */
+export function checkKdumpInput(fromPipe: boolean): void {
+  if (fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
+}
+
 export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptureResult> {
   const { prefix, source, plan } = input;
-  if (input.fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
+  checkKdumpInput(input.fromPipe);
   if (prefix.format.elfClass !== 64) throw new UsageError('--format kdump writes the 64-bit layout only; this dump is ELF32');
   if (!Number.isInteger(input.dumpLevel) || input.dumpLevel < 0 || input.dumpLevel > MAX_DUMP_LEVEL) throw new UsageError(`dump level ${input.dumpLevel} is not in 0..${MAX_DUMP_LEVEL}`);
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));

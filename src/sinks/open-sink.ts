@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { openFileSink, openStdoutSink, type DumpSink, type SinkOptions } from './dump-sink.js';
 import { openNetworkSink } from './network-sink.js';
 import { openSshSink } from './ssh-sink.js';
-import { S3_URL, type S3Options } from './s3-target.js';
+import { S3_FLAGS, S3_URL, type S3Options } from './s3-target.js';
 
 /** How to reach another host: TLS for tls://, ssh for ssh://. */
 export interface TransportOptions {
@@ -53,19 +53,6 @@ function refuseUnused(spec: OutputSpec, kind: OutputKind): void {
   const unused = given.find(([, value, applies]) => value !== undefined && applies !== kind);
   if (unused) throw new UsageError(`${unused[0]} needs ${NEEDS[unused[2]]} output`);
 }
-
-const S3_FLAGS: Record<keyof S3Options, string> = {
-  endpoint: '--s3-endpoint',
-  region: '--s3-region',
-  pathStyle: '--s3-path-style',
-  credentialsFile: '--s3-credentials',
-  ca: '--s3-ca',
-  checksums: '--s3-checksums',
-  partSize: '--s3-part-size',
-  queue: '--s3-queue',
-  timeoutSeconds: '--s3-timeout',
-  retries: '--s3-retries',
-};
 
 export async function openSink(spec: OutputSpec): Promise<DumpSink> {
   const { output } = spec;

@@ -14,22 +14,34 @@ export interface FinishableOutput extends PositionedOutput {
   finish(): Promise<void>;
 }
 
-async function endStream(stream: Writable): Promise<void> {
+export async function endStream(stream: Writable): Promise<void> {
   stream.end();
   await finished(stream);
 }
 
-async function writeWithBackpressure(stream: Writable, bytes: Buffer): Promise<void> {
-  if (!stream.write(bytes)) await Promise.race([once(stream, 'drain'), finished(stream).then(() => { throw new Error('the output closed'); })]);
+/** Writes that wait for 'drain'. One watch on the stream's end serves every wait: one per wait would pile up listeners. */
+export function backpressuredWriter(stream: Writable): (bytes: Buffer) => Promise<void> {
+  let closed: Promise<never> | undefined;
+  return async (bytes) => {
+    if (stream.write(bytes)) return;
+    if (!closed) {
+      closed = finished(stream).then(() => {
+        throw new Error('the output closed');
+      });
+      closed.catch(() => undefined);
+    }
+    await Promise.race([once(stream, 'drain'), closed]);
+  };
 }
 
 /** Turns positioned writes into records on a forward-only stream. */
 export function flatteningOutput(stream: Writable): FinishableOutput {
+  const writeWithBackpressure = backpressuredWriter(stream);
   let started = false;
   const start = async () => {
     if (started) return;
     started = true;
-    await writeWithBackpressure(stream, encodeFlatHeader());
+    await writeWithBackpressure(encodeFlatHeader());
   };
   return {
     flattened: true,
@@ -38,7 +50,7 @@ export function flatteningOutput(stream: Writable): FinishableOutput {
       for (let at = 0; at < bytes.length; at += MAX_FLAT_RECORD) {
         const piece = bytes.subarray(at, at + MAX_FLAT_RECORD);
         stream.write(encodeRecordHeader(offset + at, piece.length));
-        await writeWithBackpressure(stream, piece);
+        await writeWithBackpressure(piece);
       }
     },
     async finish() {

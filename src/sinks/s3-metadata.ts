@@ -15,6 +15,8 @@ export function s3Metadata(facts: DumpFacts | undefined, version: string): Recor
   const fields: [string, string | number | undefined][] = [
     ['slimcore-version', facts?.slimCoreVersion ?? version],
     ['slimcore-mode', facts?.mode],
+    ['slimcore-format', facts?.format],
+    ['slimcore-dump-level', facts?.dumpLevel],
     ['slimcore-kernel-release', facts?.kernelRelease],
     ['slimcore-hostname', facts?.hostname],
     ['slimcore-crash-time', facts?.crashTime],

@@ -16,24 +16,30 @@ const ABORT_LONGEST_WAIT_MS = 8_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function openS3Sink(target: string, options: S3Options = {}): Promise<DumpSink> {
-  const { url, bucket, key } = parseS3Url(target);
-  checkS3Options(options);
-  const { partSize, queue } = partPlan(options);
-  const connection = await connectS3(options, queue + 2);
+/** HeadBucket: a missing bucket or wrong keys fail at once, before anything is uploaded; the client is destroyed then. */
+export async function checkBucket(connection: S3Connection, url: string, bucket: string): Promise<void> {
   const { sdk, client } = connection;
-  const failed = (doing: string, err: unknown) => new IoError(`${url}: ${doing}: ${describeS3Error(err, connection, bucket)}`, { cause: err });
-
   try {
     await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }));
   } catch (err) {
     client.destroy();
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) throw new IoError(`${url}: bucket ${bucket} does not exist at ${connection.endpoint}`, { cause: err });
-    throw failed('checking the bucket', err);
+    throw new IoError(`${url}: checking the bucket: ${describeS3Error(err, connection, bucket)}`, { cause: err });
   }
+}
 
-  let metadata = s3Metadata(undefined, slimCoreVersion());
+/** `fixedMetadata` is stored whatever describe() is given (the receiver's, which has no facts of the dump). */
+export async function openS3Sink(target: string, options: S3Options = {}, fixedMetadata: Record<string, string> = {}): Promise<DumpSink> {
+  const { url, bucket, key } = parseS3Url(target);
+  checkS3Options(options);
+  const { partSize, queue } = partPlan(options);
+  const connection = await connectS3(options, queue + 2);
+  const { sdk, client } = connection;
+  const failed = (doing: string, err: unknown) => new IoError(`${url}: ${doing}: ${describeS3Error(err, connection, bucket)}`, { cause: err });
+  await checkBucket(connection, url, bucket);
+
+  let metadata = { ...s3Metadata(undefined, slimCoreVersion()), ...fixedMetadata };
   let uploadId: Promise<string> | undefined;
   const createUpload = () =>
     (uploadId ??= client
@@ -75,7 +81,7 @@ export async function openS3Sink(target: string, options: S3Options = {}): Promi
       writer.patch(offset, bytes);
     },
     describe(facts: DumpFacts) {
-      metadata = s3Metadata(facts, slimCoreVersion());
+      metadata = { ...s3Metadata(facts, slimCoreVersion()), ...fixedMetadata };
       return { ...metadata };
     },
     async commit() {

@@ -42,6 +42,20 @@ export interface S3Target {
   key: string;
 }
 
+/** Each setting's command-line flag, for messages. */
+export const S3_FLAGS: Record<keyof S3Options, string> = {
+  endpoint: '--s3-endpoint',
+  region: '--s3-region',
+  pathStyle: '--s3-path-style',
+  credentialsFile: '--s3-credentials',
+  ca: '--s3-ca',
+  checksums: '--s3-checksums',
+  partSize: '--s3-part-size',
+  queue: '--s3-queue',
+  timeoutSeconds: '--s3-timeout',
+  retries: '--s3-retries',
+};
+
 export const S3_URL = /^s3:\/\//i;
 
 /** s3://BUCKET/KEY; the key may hold slashes, and may not end in one. */

@@ -21,9 +21,10 @@ export interface ReceiverProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `slim-core receive --listen 127.0.0.1:0 --dir DIR ...args` and waits for the port it prints. */
+/** Starts `slim-core receive --listen 127.0.0.1:0 --dir DIR ...args` (`--to DIR` for an s3:// one) and waits for the port it prints. */
 export async function startReceiverProcess(t: ExecutionContext, dir: string, args: readonly string[]): Promise<ReceiverProcess> {
-  const child = spawn(process.execPath, [CLI, 'receive', '--listen', '127.0.0.1:0', '--dir', dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const store = /^s3:\/\//.test(dir) ? ['--to', dir] : ['--dir', dir];
+  const child = spawn(process.execPath, [CLI, 'receive', '--listen', '127.0.0.1:0', ...store, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   child.stderr.setEncoding('utf8');
