@@ -35,7 +35,7 @@ for (const [name, level] of FIXTURE_NAMES.flatMap((n) => [[n, 0], [n, 31]] as co
     // The FILTER note counts what makedumpfile's report counts, zero pages included (found while writing).
     const inspected = await runCli(['inspect', '--json', ours]);
     t.is(inspected.code, 0, inspected.stderr);
-    const ourPages = (JSON.parse(inspected.stdout) as { filter: { pages: Record<string, number> }[] }).filter[0].pages;
+    const ourPages = (JSON.parse(inspected.stdout.toString()) as { filter: { pages: Record<string, number> }[] }).filter[0].pages;
     for (const [label, key] of [['Pages filled with zero', 'zero'], ['Non-private cache pages', 'cache'], ['Private cache pages', 'cachePrivate'], ['User process data pages', 'user'], ['Free pages', 'free']] as const) {
       const m = new RegExp(`${label}\\s*: 0x([0-9a-f]+)`).exec(report);
       t.truthy(m, `makedumpfile reports "${label}"`);
