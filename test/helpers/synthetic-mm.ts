@@ -166,7 +166,7 @@ export class SyntheticMm {
     this.tables.mapRange(directMap, 0n, BigInt(ramBytes), '2m');
     const vm = opts.vmemmapMap ?? '2m';
     if (vm === '1g') this.tables.map(VMEMMAP_BASE, 0n, '1g');
-    else this.tables.mapRange(this.memMapVa, BigInt(STRUCT_PAGE_PHYS), BigInt(Math.ceil((this.ramPages * STRUCT_PAGE_SIZE) / (1 << 21)) << 21), vm);
+    else this.tables.mapRange(this.memMapVa, BigInt(STRUCT_PAGE_PHYS), BigInt(Math.ceil((this.ramPages * STRUCT_PAGE_SIZE) / 2 ** 21) * 2 ** 21), vm);
 
     // mem_section: a root array of pointers, one root page of 128 sections of 32 bytes each.
     const spr = PAGE / 32;
