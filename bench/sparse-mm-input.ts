@@ -24,14 +24,14 @@ export interface SparseMmInput {
 }
 
 /**
- * One PT_LOAD of `ramPages` pages at physical 0, its data a hole but for the memory model: the direct map and the
- * vmemmap in 2 MiB page tables reached from init_top_pgt, a SPARSEMEM_EXTREME mem_section table (128 MiB sections,
+ * One PT_LOAD of `ramPages` pages at physical 0, its data a hole but for the memory model: the direct map (1 GiB
+ * pages) and the vmemmap (2 MiB pages) in page tables reached from init_top_pgt, a SPARSEMEM_EXTREME mem_section table (128 MiB sections,
  * all present), and from pfn IN_USE_PAGES on one order-10 buddy head per 1024 pages (_mapcount -129, private 10).
  * Every other struct page is all zeros (flags 0, no mapping, _mapcount 0): not free, not cache, not user data, so
  * -d 31 keeps such pages and reads them for the zero-page test; only the first IN_USE_PAGES are like that here.
  */
 export function writeSparseMmInput(path: string, ramPages: number): SparseMmInput {
-  const mm = new SyntheticMm({ ramPages, sectionSizeBits: 27 });
+  const mm = new SyntheticMm({ ramPages, sectionSizeBits: 27, directMapMap: '1g' });
   const vmcoreinfo = [...mm.vmcoreinfo].map(([k, v]) => `${k}=${v}`).join('\n') + '\nCRASHTIME=1795690541\nKERNELOFFSET=0\n';
   const probe = makeSyntheticVmcore({ cpus: 4, vmcoreinfo, segments: [{ paddr: 0n, vaddr: PAGE_OFFSET, size: 0 }] });
   const prefix = probe.bytes;
