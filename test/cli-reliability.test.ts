@@ -122,20 +122,51 @@ test("a PT_LOAD whose p_paddr + p_memsz wraps past 2^64: exit 3 naming it, in bo
   }
 });
 
-test('a PN_XNUM count of 0x100000 from a broken section header: refused with peak RSS under 128 MiB', async (t) => {
+/** Runs a capture under /usr/bin/time: its exit status, its stderr, and its peak RSS in KiB. */
+async function measuredCapture(file: string, out: string) {
+  const r = await runShell('/usr/bin/time -f "rss=%M" $CLI "$1" --mode full --no-klog -o "$2" 2>&1; echo "exit=$?"', [file, out]);
+  const lines = r.stdout.trimEnd().split('\n');
+  return { code: Number(/exit=(\d+)/.exec(r.stdout)?.[1]), stderr: lines.filter((l) => !/^(rss|exit)=|exited with/.test(l)).join('\n'), rss: Number(/rss=(\d+)/.exec(r.stdout)?.[1]) };
+}
+
+// ELF64 offsets of section header 0's sh_info (after the 64-byte header) and of a program header's fields.
+const SH0_INFO = 64 + 44;
+const PH_OFFSET = 8;
+const PH_FILESZ = 32;
+const PH_MEMSZ = 40;
+
+test('hostile program header tables: one line, exit 3, and no memory in proportion to the count they claim', async (t) => {
   const { dir, dump } = await syntheticFile(t, 'x.elf', { extendedNumbering: true });
-  // 64 MiB whose bytes after the headers are a pattern, so the claimed 56 MiB table exists but is not one.
+  // 64 MiB whose bytes after the headers are a pattern, so a claimed table of up to 64 MiB exists but is not one.
   const big = Buffer.alloc(64 << 20);
   dump.bytes.copy(big);
   for (let i = dump.bytes.length; i < big.length; i++) big[i] = (i * 7) & 0xff;
-  big.writeUInt32LE(0x100000, 64 + 44); // section header 0, sh_info
-  const file = path.join(dir, 'xnum.elf');
-  await writeFile(file, big);
-  const r = await runShell('/usr/bin/time -v $CLI "$1" -o "$2" 2>&1; echo "exit=$?"', [file, path.join(dir, 'o.elf')]);
-  t.regex(r.stdout, /exit=3/, r.stdout);
-  t.regex(r.stdout, /slim-core: program header \d+: type 0x[0-9a-f]+ is no segment type/);
-  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stdout)?.[1]);
-  t.true(rss > 0 && rss < 128 * 1024, `peak RSS ${rss} KiB`);
+  const phoff = Number(dump.bytes.readBigUInt64LE(32));
+  const load = phoff + 56; // program header 1, the first PT_LOAD
+  const cases: [string, Buffer, RegExp][] = [];
+  const variant = (name: string, base: Buffer, pattern: RegExp, patch: (b: Buffer) => void) => {
+    const b = Buffer.from(base);
+    patch(b);
+    cases.push([name, b, pattern]);
+  };
+  variant('PN_XNUM count of 0x100000', big, /^slim-core: ELF header: 1048576 program headers exceed the limit of 131072$/, (b) => b.writeUInt32LE(0x100000, SH0_INFO));
+  variant('PN_XNUM count at the limit, over garbage', big, /^slim-core: program header \d+: type 0x[0-9a-f]+ is no segment type/, (b) => b.writeUInt32LE(131072, SH0_INFO));
+  variant('a table past the end of the file', dump.bytes, /^slim-core: input ends at offset 0x[0-9a-f]+, inside the 100000 program headers at offset 0x80/, (b) => b.writeUInt32LE(100000, SH0_INFO));
+  variant('p_offset + p_filesz past 2^64', dump.bytes, /^slim-core: program header 1: p_offset 0xfffffffffffff000 \+ p_filesz 0x300000 wraps past 2\^64$/, (b) => b.writeBigUInt64LE(0xfffffffffffff000n, load + PH_OFFSET));
+  variant('p_filesz past the end of the file', dump.bytes, /^slim-core: program header 1: p_offset 0x[0-9a-f]+ \+ p_filesz 0x10000000000 is past the end of the file/, (b) => {
+    b.writeBigUInt64LE(1n << 40n, load + PH_FILESZ);
+    b.writeBigUInt64LE(1n << 40n, load + PH_MEMSZ);
+  });
+  variant('p_filesz above p_memsz', dump.bytes, /^slim-core: program header 1: p_filesz 0x300000 is larger than p_memsz 0x1000$/, (b) => b.writeBigUInt64LE(0x1000n, load + PH_MEMSZ));
+  for (const [name, bytes, pattern] of cases) {
+    const file = path.join(dir, 'hostile.elf');
+    await writeFile(file, bytes);
+    const r = await measuredCapture(file, path.join(dir, 'o.elf'));
+    t.is(r.code, 3, `${name}: ${r.stderr}`);
+    oneLine(t, r.stderr, pattern);
+    t.true(r.rss > 0 && r.rss < 128 * 1024, `${name}: peak RSS ${r.rss} KiB`);
+    t.deepEqual(await readdir(dir), ['hostile.elf', 'x.elf'], `${name}: nothing written`);
+  }
 });
 
 test('-o a block device (a real loop device): the dump is flushed to the disk before exit', async (t) => {

@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { BadInputError } from '../src/errors.js';
 import { decodeHeader, encodeHeader, validateCoreHeader, type ElfHeader } from '../src/elf/header.js';
-import { decodeProgramHeaders, encodeProgramHeaders, type ProgramHeader } from '../src/elf/program-header.js';
+import { decodeProgramHeaders, encodeProgramHeaders, writeProgramHeader, type ProgramHeader } from '../src/elf/program-header.js';
 import { decodeSectionHeaderZero, encodeSectionHeaderZero } from '../src/elf/section-header.js';
 import { encodeNote, parseNotes } from '../src/elf/note.js';
 import { parseVmcoreinfo, vmcoreinfoPageSize } from '../src/elf/vmcoreinfo.js';
@@ -95,6 +95,19 @@ test('program headers round-trip in every class and byte order', (t) => {
     fc.property(formats, fc.array(fc.tuple(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.bigInt({ min: 0n, max: 0xffffffffn })), { maxLength: 8 }), (format, rows) => {
       const phdrs = rows.map(([type, flags, v]): ProgramHeader => ({ type, flags, offset: v, vaddr: v, paddr: v, filesz: v, memsz: v, align: v }));
       t.deepEqual(decodeProgramHeaders(encodeProgramHeaders(phdrs, format), phdrs.length, format), phdrs);
+    }),
+  );
+});
+
+test('writeProgramHeader puts one entry at any offset, the bytes the table codec writes', (t) => {
+  fc.assert(
+    fc.property(formats, fc.array(fc.tuple(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.bigInt({ min: 0n, max: 0xffffffffn })), { minLength: 1, maxLength: 8 }), fc.nat(64), (format, rows, pad) => {
+      const phdrs = rows.map(([type, flags, v]): ProgramHeader => ({ type, flags, offset: v, vaddr: v + 1n, paddr: v, filesz: v >> 1n, memsz: v, align: 4096n }));
+      const size = format.elfClass === 64 ? 56 : 32;
+      const buf = Buffer.alloc(pad + phdrs.length * size, 0xaa);
+      phdrs.forEach((ph, i) => writeProgramHeader(buf, pad + i * size, ph, format));
+      t.true(buf.subarray(0, pad).every((b) => b === 0xaa), 'nothing written before the offset');
+      t.deepEqual(buf.subarray(pad), encodeProgramHeaders(phdrs, format));
     }),
   );
 });

@@ -2,7 +2,6 @@
 
 import { classLayout } from '../src/elf/byte-order.js';
 import { encodeHeader } from '../src/elf/header.js';
-import { encodeProgramHeaders } from '../src/elf/program-header.js';
 import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/stream/events.js';
 
@@ -11,7 +10,7 @@ export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buff
   encodeHeader(layout.header).copy(block, 0);
   const L = classLayout(layout.header);
   layout.sectionZero?.copy(block, L.ehsize);
-  encodeProgramHeaders(layout.phdrs, layout.header).copy(block, Number(layout.header.phoff));
+  layout.programHeaders.copy(block, Number(layout.header.phoff));
   noteBytes.copy(block, layout.notesOffset);
   return block;
 }

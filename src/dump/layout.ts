@@ -4,7 +4,7 @@ import { BadInputError } from '../errors.js';
 import { alignUp, classLayout, hex } from '../elf/byte-order.js';
 import { PN_XNUM, PT_LOAD } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import { writeProgramHeader, type ProgramHeader } from '../elf/program-header.js';
 import { encodeSectionHeaderZero } from '../elf/section-header.js';
 import { toSafeNumber, type DumpPrefix } from './prefix.js';
 import { fileExtents } from './file-extents.js';
@@ -75,7 +75,8 @@ export interface PlacedSegment {
 
 export interface OutputLayout {
   header: ElfHeader;
-  phdrs: ProgramHeader[];
+  /** The output's program header table, encoded: one object per entry would cost four times its 56 bytes. */
+  programHeaders: Buffer;
   /** Section header 0, present only when the program header count needs PN_XNUM. */
   sectionZero?: Buffer;
   notesOffset: number;
@@ -115,15 +116,18 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     cursor = extentOut + extent.size;
   }
   const placed = new Map(segments.map((s) => [s.index, s]));
-  const phdrs = prefix.phdrs.map((ph, index): ProgramHeader => {
-    if (index === prefix.noteIndex) {
-      return { ...ph, offset: BigInt(notesOffset), filesz: BigInt(notesSize), memsz: BigInt(notesSize) };
-    }
+  const programHeaders = Buffer.alloc(prefix.phnum * L.phentsize);
+  prefix.phdrs.forEach((ph, index) => {
     const at = placed.get(index);
-    if (at) return { ...ph, offset: BigInt(at.outOffset) };
-    return { ...ph, offset: BigInt(notesEnd), filesz: 0n };
+    const out: ProgramHeader =
+      index === prefix.noteIndex
+        ? { ...ph, offset: BigInt(notesOffset), filesz: BigInt(notesSize), memsz: BigInt(notesSize) }
+        : at
+          ? { ...ph, offset: BigInt(at.outOffset) }
+          : { ...ph, offset: BigInt(notesEnd), filesz: 0n };
+    checkClassFits(prefix, out, index);
+    writeProgramHeader(programHeaders, index * L.phentsize, out, prefix.format);
   });
-  checkClassFits(prefix, phdrs);
   const header: ElfHeader = {
     ...prefix.header,
     phoff: BigInt(phoff),
@@ -134,18 +138,15 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     shstrndx: 0,
     ehsize: L.ehsize,
   };
-  return { header, phdrs, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
+  return { header, programHeaders, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
 }
 
 const ELF32_LIMIT = 1n << 32n;
 
 /** ELF32 fields are 32 bits wide: a layout that grew past 4 GiB (our notes, alignment) must be refused, not cut. */
-function checkClassFits(prefix: DumpPrefix, phdrs: readonly ProgramHeader[]): void {
-  if (prefix.format.elfClass !== 32) return;
-  phdrs.forEach((ph, index) => {
-    if (ph.filesz === 0n || ph.offset + ph.filesz <= ELF32_LIMIT) return;
-    throw new BadInputError(
-      `program header ${index}: in the output its data would lie at offset ${hex(ph.offset)} to ${hex(ph.offset + ph.filesz)}, past the 4 GiB that an ELF32 p_offset can reach; capture it with --mode slim, or convert the input to ELF64 first`,
-    );
-  });
+function checkClassFits(prefix: DumpPrefix, ph: ProgramHeader, index: number): void {
+  if (prefix.format.elfClass !== 32 || ph.filesz === 0n || ph.offset + ph.filesz <= ELF32_LIMIT) return;
+  throw new BadInputError(
+    `program header ${index}: in the output its data would lie at offset ${hex(ph.offset)} to ${hex(ph.offset + ph.filesz)}, past the 4 GiB that an ELF32 p_offset can reach; capture it with --mode slim, or convert the input to ELF64 first`,
+  );
 }

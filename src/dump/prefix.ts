@@ -7,10 +7,14 @@ import { decodeHeader, decodeIdent, headerSize, validateCoreHeader, type ElfHead
 import { parseNotes, type NoteList } from '../elf/note.js';
 import { decodeProgramHeaders, insaneProgramHeader, type ProgramHeader } from '../elf/program-header.js';
 import { decodeSectionHeaderZero, sectionHeaderSize } from '../elf/section-header.js';
+import { MAX_FILTERED_LOADS } from './filtered-table.js';
 import { DEFAULT_PAGE_SIZE, isVmcoreinfo, parseVmcoreinfo, vmcoreinfoPageSize } from '../elf/vmcoreinfo.js';
 
-/** Largest program header count accepted: 1 Mi entries (56 MiB of ELF64 headers). */
-export const MAX_PROGRAM_HEADERS = 1 << 20;
+/**
+ * Largest program header count accepted: 128 Ki entries (7 MiB of ELF64 headers), as many PT_LOADs as a filtered
+ * table may have; checked before the table is read, so that a count from a broken header costs nothing.
+ */
+export const MAX_PROGRAM_HEADERS = MAX_FILTERED_LOADS;
 /** Largest PT_NOTE segment accepted. */
 export const MAX_NOTE_SEGMENT = 64 << 20;
 

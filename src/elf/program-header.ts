@@ -35,21 +35,23 @@ export function decodeProgramHeaders(buf: Buffer, count: number, format: Format)
   return out;
 }
 
+/** Writes one entry at byte `at` of a table. */
+export function writeProgramHeader(buf: Buffer, at: number, ph: ProgramHeader, format: Format): void {
+  const P = classLayout(format).ph;
+  writeU32(buf, at + P.type, ph.type, format.endian);
+  writeU32(buf, at + P.flags, ph.flags, format.endian);
+  writeWord(buf, at + P.offset, ph.offset, format);
+  writeWord(buf, at + P.vaddr, ph.vaddr, format);
+  writeWord(buf, at + P.paddr, ph.paddr, format);
+  writeWord(buf, at + P.filesz, ph.filesz, format);
+  writeWord(buf, at + P.memsz, ph.memsz, format);
+  writeWord(buf, at + P.align, ph.align, format);
+}
+
 export function encodeProgramHeaders(phdrs: readonly ProgramHeader[], format: Format): Buffer {
-  const L = classLayout(format);
-  const P = L.ph;
-  const buf = Buffer.alloc(phdrs.length * L.phentsize);
-  phdrs.forEach((ph, i) => {
-    const at = i * L.phentsize;
-    writeU32(buf, at + P.type, ph.type, format.endian);
-    writeU32(buf, at + P.flags, ph.flags, format.endian);
-    writeWord(buf, at + P.offset, ph.offset, format);
-    writeWord(buf, at + P.vaddr, ph.vaddr, format);
-    writeWord(buf, at + P.paddr, ph.paddr, format);
-    writeWord(buf, at + P.filesz, ph.filesz, format);
-    writeWord(buf, at + P.memsz, ph.memsz, format);
-    writeWord(buf, at + P.align, ph.align, format);
-  });
+  const size = classLayout(format).phentsize;
+  const buf = Buffer.alloc(phdrs.length * size);
+  phdrs.forEach((ph, i) => writeProgramHeader(buf, i * size, ph, format));
   return buf;
 }
 

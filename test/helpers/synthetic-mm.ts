@@ -75,6 +75,7 @@ export class PageTableBuilder {
 
   private alloc(): number {
     const at = this.next;
+    if (at + PAGE > MEM_SECTION_AT) throw new Error('synthetic page tables overflow into mem_section: map with larger pages');
     this.next += PAGE;
     this.mem.page(at / PAGE);
     return at;
@@ -135,6 +136,8 @@ export interface SyntheticMmOptions {
   physBase?: bigint;
   sectionSizeBits?: number;
   vmemmapMap?: MapSize;
+  /** The direct map's page size: 2 MiB by default; 1 GiB keeps the tables of a large machine small. */
+  directMapMap?: MapSize;
   /** SYMBOL(mem_section) names a pointer to the root array (the -x vmlinux case), not the array itself. */
   memSectionPointer?: boolean;
   /** Extra VMCOREINFO lines, or undefined values to delete. */
@@ -163,10 +166,10 @@ export class SyntheticMm {
     this.mem = new SparsePhys(ramBytes);
     this.tables = new PageTableBuilder(this.mem, levels, smeMask);
     const directMap = levels === 5 ? 0xff11000000000000n : PAGE_OFFSET;
-    this.tables.mapRange(directMap, 0n, BigInt(ramBytes), '2m');
+    this.tables.mapRange(directMap, 0n, BigInt(ramBytes), opts.directMapMap ?? '2m');
     const vm = opts.vmemmapMap ?? '2m';
     if (vm === '1g') this.tables.map(VMEMMAP_BASE, 0n, '1g');
-    else this.tables.mapRange(this.memMapVa, BigInt(STRUCT_PAGE_PHYS), BigInt(Math.ceil((this.ramPages * STRUCT_PAGE_SIZE) / (1 << 21)) << 21), vm);
+    else this.tables.mapRange(this.memMapVa, BigInt(STRUCT_PAGE_PHYS), BigInt(Math.ceil((this.ramPages * STRUCT_PAGE_SIZE) / 2 ** 21) * 2 ** 21), vm);
 
     // mem_section: a root array of pointers, one root page of 128 sections of 32 bytes each.
     const spr = PAGE / 32;
