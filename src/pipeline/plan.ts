@@ -230,6 +230,9 @@ export function draftPlan(prefix: DumpPrefix, input: PlanInput): { mode: DumpMod
 
 /** Every fault of the plan, in one typed list: records' pages, the user's, the page filter's. */
 function faultList(records: readonly JudgedRecord[], mode: DumpMode, input: PlanInput): FaultList {
+  const filterFaults = mode === 'full' ? (input.filter?.faults.count ?? 0) : 0;
+  // The user's list alone is used as it is: no copy of 100,000 faults.
+  if (input.userFaults instanceof FaultList && filterFaults === 0 && !records.some((r) => r.verdict.skip)) return input.userFaults;
   const faults = new FaultList();
   for (const r of records) if (r.verdict.skip) faults.add(r.verdict.skip.paddr, r.verdict.skip.length, reasonForRecord(r.origin), `MCE record from ${r.from}`);
   if (input.userFaults instanceof FaultList) faults.append(input.userFaults);
