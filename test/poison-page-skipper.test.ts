@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
-import { mapFaults, normalizeFaults, type FaultRange } from '../src/faults/fault-map.js';
+import { FaultList, mapFaults, mergedRanges, normalizeFaults, type FaultRange } from '../src/faults/fault-map.js';
 import type { DataSegment } from '../src/dump/layout.js';
 import type { DataEvent } from '../src/stream/events.js';
 import { runStages } from './helpers/run-stage.js';
@@ -40,7 +40,7 @@ test('normalizeFaults rounds to pages and merges, lower reasons winning overlaps
     { paddr: 0x10000n, length: 0x2001n, reason: 2, origin: 'd' },
   ];
   t.deepEqual(
-    normalizeFaults(faults, PAGE).map((f) => [f.paddr, f.length, f.reason]),
+    mergedRanges(normalizeFaults(FaultList.of(faults), PAGE)).map((f) => [f.paddr, f.length, f.reason]),
     [
       [0x5000n, 0x1000n, 1],
       [0x6000n, 0x1000n, 2],
@@ -55,7 +55,7 @@ test('normalizeFaults: a lower reason wins its pages even inside a range of anot
     { paddr: 0x345000n, length: 0x1000n, reason: 1, origin: 'MCE record' },
   ];
   t.deepEqual(
-    normalizeFaults(faults, PAGE).map((f) => [f.paddr, f.length, f.reason]),
+    mergedRanges(normalizeFaults(FaultList.of(faults), PAGE)).map((f) => [f.paddr, f.length, f.reason]),
     [
       [0x340000n, 0x5000n, 2],
       [0x345000n, 0x1000n, 1],
@@ -75,7 +75,7 @@ test('normalizeFaults agrees with a page-by-page model: each page once, with the
       const faults = ranges.map((r) => ({ paddr: BigInt(r.page * PAGE + 7), length: BigInt(Math.max(1, r.pages) * PAGE - 7), reason: r.reason, origin: 'x' }));
       const got = new Map<number, number>();
       let lastEnd = -1n;
-      for (const f of normalizeFaults(faults, PAGE)) {
+      for (const f of mergedRanges(normalizeFaults(FaultList.of(faults), PAGE))) {
         if (f.paddr < lastEnd) return false;
         lastEnd = f.paddr + f.length;
         for (let p = Number(f.paddr) / PAGE; p < Number(f.paddr + f.length) / PAGE; p++) got.set(p, f.reason);
@@ -93,10 +93,10 @@ test('mapFaults lists a page once per segment that holds it, and reports the res
     { index: 2, inOffset: 0x12000, size: 0x200000, paddr: 0x0n },
   ];
   const faults = normalizeFaults(
-    [
+    FaultList.of([
       { paddr: 0x101000n, length: 0n, reason: 1, origin: 'mce' },
       { paddr: 0x900000n, length: 0n, reason: 2, origin: 'far away' },
-    ],
+    ]),
     PAGE,
   );
   const map = mapFaults(faults, segments);
@@ -130,7 +130,7 @@ test('faulty pages become zeros, other bytes pass as views, on any chunk split',
         const input = Buffer.alloc(size);
         for (let i = 0; i < size; i++) input[i] = 1 + (i % 251);
         const segments: DataSegment[] = [{ index: 3, inOffset: 0, size, paddr: 0x40000000n }];
-        const faults = normalizeFaults(pages.map((p) => ({ paddr: 0x40000000n + BigInt(p * PAGE), length: 0n, reason: 2, origin: 'test' })), PAGE);
+        const faults = normalizeFaults(FaultList.of(pages.map((p) => ({ paddr: 0x40000000n + BigInt(p * PAGE), length: 0n, reason: 2, origin: 'test' }))), PAGE);
         const map = mapFaults(faults, segments);
         const out = await runStages<DataEvent>([poisonPageSkipper(map.bySegment)], chunked(3, input, splits));
         const result = reassemble(out, 3);
@@ -157,7 +157,7 @@ test('one fault spanning many chunks and a segment boundary', async (t) => {
     { index: 1, inOffset: 0, size: a.length, paddr: 0n },
     { index: 2, inOffset: a.length, size: b.length, paddr: BigInt(a.length) },
   ];
-  const map = mapFaults(normalizeFaults([{ paddr: BigInt(6 * PAGE), length: BigInt(4 * PAGE), reason: 2, origin: 't' }], PAGE), segments);
+  const map = mapFaults(normalizeFaults(FaultList.of([{ paddr: BigInt(6 * PAGE), length: BigInt(4 * PAGE), reason: 2, origin: 't' }]), PAGE), segments);
   const out = await runStages<DataEvent>([poisonPageSkipper(map.bySegment)], [...chunked(1, a, [PAGE + 7]), ...chunked(2, b, [3 * PAGE])]);
   const ra = reassemble(out, 1);
   const rb = reassemble(out, 2);

@@ -11,7 +11,7 @@ import { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
 import { dumpSerializer } from '../src/pipeline/serializer.js';
 import { readDumpPrefix } from '../src/dump/prefix.js';
 import { dataSegments } from '../src/dump/layout.js';
-import { mapFaults, normalizeFaults } from '../src/faults/fault-map.js';
+import { FaultList, mapFaults, normalizeFaults } from '../src/faults/fault-map.js';
 import { encodeCauseNote } from '../src/notes/slimcore-notes.js';
 import { ForwardReader } from '../src/sources/forward-reader.js';
 import type { DumpEvent } from '../src/stream/events.js';
@@ -29,7 +29,7 @@ const DUMP = makeSyntheticVmcore({
 async function runChain(events: AsyncIterable<DumpEvent> | DumpEvent[], faults: bigint[]): Promise<Buffer> {
   const prefix = await readDumpPrefix(bufferRangeReader(DUMP.bytes));
   const segments = dataSegments(prefix);
-  const faultMap = mapFaults(normalizeFaults(faults.map((paddr) => ({ paddr, length: 0n, reason: 2, origin: 'test' })), 4096), segments);
+  const faultMap = mapFaults(normalizeFaults(FaultList.of(faults.map((paddr) => ({ paddr, length: 0n, reason: 2, origin: 'test' }))), 4096), segments);
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(events, { objectMode: true }),

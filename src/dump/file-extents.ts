@@ -53,7 +53,9 @@ export function faultsByExtent(extents: readonly FileExtent[], bySegment: Readon
 }
 
 /** OMITTED entries once per physical range among segments that share file bytes: they are the same bytes. */
-export function dropFileAliasedEntries(entries: readonly SegmentFault[], extents: readonly FileExtent[]): SegmentFault[] {
+export function dropFileAliasedEntries(entries: SegmentFault[], extents: readonly FileExtent[]): SegmentFault[] {
+  // No two segments share file bytes (the usual dump): nothing can repeat, and a key per entry would cost 100,000 strings.
+  if (extents.every((extent) => extent.members.length === 1)) return entries;
   const extentOf = new Map<number, number>();
   extents.forEach((extent, i) => extent.members.forEach((m) => extentOf.set(m.index, i)));
   const seen = new Set<string>();

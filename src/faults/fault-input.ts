@@ -4,6 +4,8 @@ import { UsageError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import { looksLikeKernelLog, parseMceLog } from '../mce/log-parser.js';
 import { mceRecordFromJson, type MceRecord } from '../mce/record.js';
+import { OmitReason } from '../notes/slimcore-notes.js';
+import { FaultList } from './fault-list.js';
 
 export interface UserFault {
   paddr: bigint;
@@ -14,7 +16,8 @@ export interface UserFault {
 }
 
 export interface FaultFileContents {
-  faults: UserFault[];
+  /** Address lines, as user faults (reason 2), each named by the file and its line. */
+  faults: FaultList;
   records: MceRecord[];
   panicLine?: string;
 }
@@ -117,21 +120,30 @@ function parseJsonRecords(text: string, fileName: string): FaultFileContents {
     const line = spans.length === data.length ? ` line ${lineOfOffset(text, spans[i].start)}` : '';
     return mceRecordFromJson(obj, `${fileName}${line} (record ${i + 1})`);
   });
-  return { faults: [], records };
+  return { faults: new FaultList(), records };
 }
 
-/** One pass over the lines, without an array of them: a list of 100,000 addresses should cost little memory. */
+const LF = 10;
+const CR = 13;
+const HASH = 35;
+
+/** One pass over the lines, without an array of them or an object per line: 100,000 addresses cost a few MiB. */
 function parseAddressLines(text: string, fileName: string): FaultFileContents {
-  const faults: UserFault[] = [];
-  const lines = /([^\r\n]*)(?:\r\n|\r|\n|$)/g;
-  for (let line = 1, m = lines.exec(text); m !== null && m[0] !== ''; line++, m = lines.exec(text)) {
-    const raw = m[1];
-    const hash = raw.indexOf('#');
-    const body = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+  const faults = new FaultList();
+  let line = 1;
+  for (let at = 0; at < text.length; line++) {
+    let end = at;
+    let hash = -1;
+    for (let c = text.charCodeAt(end); end < text.length && c !== LF && c !== CR; c = text.charCodeAt(++end)) {
+      if (c === HASH && hash < 0) hash = end;
+    }
+    const body = text.slice(at, hash >= 0 ? hash : end).trim();
+    // A line ends at \n, \r or \r\n.
+    at = text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
     if (body === '') continue;
     const parsed = parseFaultText(body);
     if (typeof parsed === 'string') throw new UsageError(`${fileName} line ${line}: ${JSON.stringify(body)}: ${parsed}`);
-    faults.push({ paddr: parsed.paddr, length: parsed.length, origin: `${fileName} line ${line}` });
+    faults.add(parsed.paddr, parsed.length, OmitReason.USER, fileName, line);
   }
   return { faults, records: [] };
 }
@@ -155,7 +167,7 @@ export function parseFaultsFile(text: string, fileName: string): FaultFileConten
     if (parsed.records.length === 0) {
       throw new UsageError(`${fileName}: reads as a kernel log, but holds no "mce: [Hardware Error]: CPU N: Machine Check ..." line`);
     }
-    const out: FaultFileContents = { faults: [], records: parsed.records };
+    const out: FaultFileContents = { faults: new FaultList(), records: parsed.records };
     if (parsed.panicLine !== undefined) out.panicLine = parsed.panicLine;
     return out;
   }

@@ -1,14 +1,26 @@
-// Fault ranges: page-aligned, sorted and merged, then mapped onto every data segment that holds them.
+// Fault ranges: page-aligned, sorted and merged (typed columns of page numbers), then mapped onto every data segment that holds them.
 
 import type { DataSegment } from '../dump/layout.js';
 import { hex } from '../elf/byte-order.js';
+import { FaultList, MAX_REASON, type FaultRange } from './fault-list.js';
 
-export interface FaultRange {
-  paddr: bigint;
-  length: bigint;
-  /** OMITTED reason code (docs/note-format.md). */
-  reason: number;
-  origin: string;
+export { FaultList, type FaultRange } from './fault-list.js';
+
+/** Page sizes below this would make page numbers of 64-bit addresses inexact as doubles. */
+const SMALLEST_PAGE = 4096;
+
+/**
+ * Sorted, disjoint fault ranges in page frame numbers [start, end), exact as doubles (pages of 4 KiB or more put
+ * them below 2^52); `from` names the fault of the list whose origin each range gives in messages.
+ */
+export interface NormalizedFaults {
+  count: number;
+  start: Float64Array;
+  end: Float64Array;
+  reason: Uint8Array;
+  from: Uint32Array;
+  list: FaultList;
+  pageSize: number;
 }
 
 /** A zero-filled range inside one segment, as listed in the OMITTED note (so it serves as an OMITTED entry as is). */
@@ -29,97 +41,157 @@ export interface FaultMap {
   outside: FaultRange[];
 }
 
-/**
- * Rounds each range out to whole pages (in place), then gives every page the lowest reason code of the ranges that
- * cover it (an MCE record says more than a plain address), whichever range starts first; runs of one reason merge.
- */
-export function normalizeFaults(faults: FaultRange[], pageSize: number): FaultRange[] {
-  const page = BigInt(pageSize);
-  for (const f of faults) {
-    const start = f.paddr - (f.paddr % page);
-    const rawEnd = f.paddr + (f.length > 0n ? f.length : 1n);
-    f.length = ((rawEnd + page - 1n) / page) * page - start;
-    f.paddr = start;
+/** Column writer for the merged ranges: a run of one reason that continues the last range extends it. */
+class MergedColumns {
+  count = 0;
+  readonly start: Float64Array;
+  readonly end: Float64Array;
+  readonly reason: Uint8Array;
+  readonly from: Uint32Array;
+
+  constructor(capacity: number) {
+    this.start = new Float64Array(capacity);
+    this.end = new Float64Array(capacity);
+    this.reason = new Uint8Array(capacity);
+    this.from = new Uint32Array(capacity);
   }
-  // A sweep over the range ends: at each boundary, the reasons still open decide what the next stretch is.
-  const edges = faults.flatMap((f, i) => [
-    { at: f.paddr, opens: true, i },
-    { at: f.paddr + f.length, opens: false, i },
-  ]);
-  edges.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  // Per reason: how many of its ranges are open, and the origin of the last one opened (for messages).
-  const open = new Map<number, { count: number; origin: string }>();
-  const merged: FaultRange[] = [];
-  let from = 0n;
+
+  push(start: number, end: number, reason: number, from: number): void {
+    const last = this.count - 1;
+    if (last >= 0 && this.reason[last] === reason && this.end[last] === start) {
+      this.end[last] = end;
+      return;
+    }
+    this.start[this.count] = start;
+    this.end[this.count] = end;
+    this.reason[this.count] = reason;
+    this.from[this.count++] = from;
+  }
+}
+
+/**
+ * Rounds each range out to whole pages, then gives every page the lowest reason code of the ranges that cover it (an
+ * MCE record says more than a plain address), whichever range starts first; runs of one reason merge.
+ */
+export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFaults {
+  if (pageSize < SMALLEST_PAGE) throw new RangeError(`page size ${pageSize} is below ${SMALLEST_PAGE}`);
+  const page = BigInt(pageSize);
+  const n = list.count;
+  const starts = new Float64Array(n);
+  const ends = new Float64Array(n);
+  let sorted = true;
+  let overlapping = false;
+  for (let i = 0; i < n; i++) {
+    const paddr = list.paddr[i];
+    const length = list.length[i];
+    starts[i] = Number(paddr / page);
+    ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
+    if (i > 0 && starts[i] < starts[i - 1]) sorted = false;
+    if (i > 0 && starts[i] < ends[i - 1]) overlapping = true;
+  }
+  const merged = sorted && !overlapping ? mergeDisjoint(list, starts, ends) : sweep(list, starts, ends);
+  return { count: merged.count, start: merged.start, end: merged.end, reason: merged.reason, from: merged.from, list, pageSize };
+}
+
+/** The common case, a sorted list of pages or ranges that do not overlap: one pass. */
+function mergeDisjoint(list: FaultList, starts: Float64Array, ends: Float64Array): MergedColumns {
+  const out = new MergedColumns(list.count);
+  for (let i = 0; i < list.count; i++) out.push(starts[i], ends[i], list.reason[i], i);
+  return out;
+}
+
+/**
+ * A sweep over the range ends: at each boundary, the reasons still open decide what the next stretch is. Edges at one
+ * position go in the list's order (opening before closing), so the origin named is the last range opened.
+ */
+function sweep(list: FaultList, starts: Float64Array, ends: Float64Array): MergedColumns {
+  const n = list.count;
+  const edgeAt = (edge: number) => ((edge & 1) === 0 ? starts[edge >>> 1] : ends[edge >>> 1]);
+  const edges = new Uint32Array(2 * n);
+  for (let k = 0; k < edges.length; k++) edges[k] = k;
+  edges.sort((a, b) => edgeAt(a) - edgeAt(b) || a - b);
+  const openCount = new Int32Array(MAX_REASON + 1);
+  const lastOpened = new Uint32Array(MAX_REASON + 1);
+  let openMask = 0;
+  const out = new MergedColumns(2 * n);
+  let from = 0;
   let k = 0;
   while (k < edges.length) {
-    const at = edges[k].at;
-    const winner = lowestOpen(open);
-    if (winner !== undefined && at > from) {
-      const last = merged[merged.length - 1];
-      if (last && last.reason === winner.reason && last.paddr + last.length === from) last.length = at - last.paddr;
-      else merged.push({ paddr: from, length: at - from, reason: winner.reason, origin: winner.origin });
+    const at = edgeAt(edges[k]);
+    if (openMask !== 0 && at > from) {
+      const winner = 31 - Math.clz32(openMask & -openMask);
+      out.push(from, at, winner, lastOpened[winner]);
     }
-    for (; k < edges.length && edges[k].at === at; k++) {
-      const { reason, origin } = faults[edges[k].i];
-      const entry = open.get(reason) ?? { count: 0, origin };
-      entry.count += edges[k].opens ? 1 : -1;
-      if (edges[k].opens) entry.origin = origin;
-      if (entry.count > 0) open.set(reason, entry);
-      else open.delete(reason);
+    for (; k < edges.length && edgeAt(edges[k]) === at; k++) {
+      const i = edges[k] >>> 1;
+      const reason = list.reason[i];
+      if ((edges[k] & 1) === 0) {
+        openCount[reason]++;
+        lastOpened[reason] = i;
+      } else openCount[reason]--;
+      openMask = openCount[reason] > 0 ? openMask | (1 << reason) : openMask & ~(1 << reason);
     }
     from = at;
   }
-  return merged;
+  return out;
 }
 
-/** The lowest reason among those open (reason codes are few, so the map stays small). */
-function lowestOpen(open: Map<number, { origin: string }>): { reason: number; origin: string } | undefined {
-  let best: number | undefined;
-  for (const reason of open.keys()) if (best === undefined || reason < best) best = reason;
-  return best === undefined ? undefined : { reason: best, origin: open.get(best)!.origin };
-}
-
-function firstEndingAfter(faults: readonly FaultRange[], paddr: bigint): number {
+/** The first merged range that ends after page frame `pfn`. */
+export function firstEndingAfter(faults: NormalizedFaults, pfn: number): number {
   let lo = 0;
-  let hi = faults.length;
+  let hi = faults.count;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (faults[mid].paddr + faults[mid].length <= paddr) lo = mid + 1;
+    if (faults.end[mid] <= pfn) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 /** Maps normalized faults onto the segments; aliases (two segments holding one physical page) each get the range. */
-export function mapFaults(faults: readonly FaultRange[], segments: readonly DataSegment[]): FaultMap {
+export function mapFaults(faults: NormalizedFaults, segments: readonly DataSegment[]): FaultMap {
   const bySegment = new Map<number, Float64Array>();
   const entries: SegmentFault[] = [];
-  const used = new Set<number>();
+  const used = new Uint8Array(faults.count);
+  const page = BigInt(faults.pageSize);
   for (const seg of segments) {
-    const segEnd = seg.paddr + BigInt(seg.size);
+    // Offsets from the segment's start: page-number differences are exact, and only small ones matter here.
+    const basePfn = Number(seg.paddr / page);
+    const delta = Number(seg.paddr % page);
+    const offsetOf = (pfn: number) => (pfn - basePfn) * faults.pageSize - delta;
     const offsets: number[] = [];
-    for (let i = firstEndingAfter(faults, seg.paddr); i < faults.length && faults[i].paddr < segEnd; i++) {
-      const f = faults[i];
-      const start = f.paddr > seg.paddr ? f.paddr : seg.paddr;
-      const fEnd = f.paddr + f.length;
-      const end = fEnd < segEnd ? fEnd : segEnd;
-      used.add(i);
-      const relStart = Number(start - seg.paddr);
-      const relEnd = Number(end - seg.paddr);
-      const prev = entries[entries.length - 1];
-      if (prev && prev.segmentIndex === seg.index && prev.reason === f.reason && prev.paddr + prev.length === start) {
-        prev.length += end - start;
-      } else {
-        entries.push({ segmentIndex: seg.index, paddr: start, length: end - start, reason: f.reason, flags: 0 });
+    let lastEntry: SegmentFault | undefined;
+    let lastEnd = -1;
+    for (let i = firstEndingAfter(faults, basePfn); i < faults.count && offsetOf(faults.start[i]) < seg.size; i++) {
+      const relStart = Math.max(offsetOf(faults.start[i]), 0);
+      const relEnd = Math.min(offsetOf(faults.end[i]), seg.size);
+      used[i] = 1;
+      const reason = faults.reason[i];
+      if (lastEntry && lastEntry.reason === reason && lastEnd === relStart) lastEntry.length += BigInt(relEnd - relStart);
+      else {
+        lastEntry = { segmentIndex: seg.index, paddr: seg.paddr + BigInt(relStart), length: BigInt(relEnd - relStart), reason, flags: 0 };
+        entries.push(lastEntry);
       }
+      lastEnd = relEnd;
       if (offsets.length > 0 && offsets[offsets.length - 1] === relStart) offsets[offsets.length - 1] = relEnd;
       else offsets.push(relStart, relEnd);
     }
     if (offsets.length > 0) bySegment.set(seg.index, Float64Array.from(offsets));
   }
-  const outside = faults.filter((_, i) => !used.has(i));
+  const outside: FaultRange[] = [];
+  for (let i = 0; i < faults.count; i++) if (used[i] === 0) outside.push(mergedRange(faults, i));
   return { bySegment, entries, outside };
+}
+
+/** Merged range `i` as an object, its origin that of the fault it came from. */
+export function mergedRange(faults: NormalizedFaults, i: number): FaultRange {
+  const page = BigInt(faults.pageSize);
+  const start = BigInt(faults.start[i]);
+  return { paddr: start * page, length: (BigInt(faults.end[i]) - start) * page, reason: faults.reason[i], origin: faults.list.origin(faults.from[i]) };
+}
+
+export function mergedRanges(faults: NormalizedFaults): FaultRange[] {
+  return Array.from({ length: faults.count }, (_, i) => mergedRange(faults, i));
 }
 
 export function describeFault(f: FaultRange): string {

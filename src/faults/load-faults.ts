@@ -3,19 +3,22 @@
 import { readFile } from 'node:fs/promises';
 import { IoError, UsageError } from '../errors.js';
 import type { SourcedRecord } from '../pipeline/plan.js';
-import { parseFaultArg, parseFaultsFile, type UserFault } from './fault-input.js';
+import { OmitReason } from '../notes/slimcore-notes.js';
+import { parseFaultArg, parseFaultsFile } from './fault-input.js';
+import { FaultList } from './fault-list.js';
 
 /** A fault file is a list, not a dump: anything larger is a mistake. */
 export const MAX_FAULTS_FILE = 64 << 20;
 
 export interface UserFaultSources {
-  userFaults: UserFault[];
+  userFaults: FaultList;
   extraRecords: SourcedRecord[];
   panicLine?: string;
 }
 
 export async function loadFaultSources(faultArgs: readonly string[], faultFiles: readonly string[]): Promise<UserFaultSources> {
-  const userFaults = faultArgs.map(parseFaultArg);
+  const userFaults = new FaultList();
+  for (const f of faultArgs.map(parseFaultArg)) userFaults.add(f.paddr, f.length, OmitReason.USER, f.origin);
   const extraRecords: SourcedRecord[] = [];
   let panicLine: string | undefined;
   for (const file of faultFiles) {
@@ -29,7 +32,7 @@ export async function loadFaultSources(faultArgs: readonly string[], faultFiles:
       throw new IoError(`cannot read --faults ${file}: ${(err as Error).message}`, { cause: err });
     }
     const contents = parseFaultsFile(text, file);
-    userFaults.push(...contents.faults);
+    userFaults.append(contents.faults);
     extraRecords.push(...contents.records.map((record) => ({ record, origin: 'user-records' as const, from: file })));
     panicLine = contents.panicLine ?? panicLine;
   }

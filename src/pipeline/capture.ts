@@ -33,6 +33,7 @@ import { PageClassCode, type FilterSummary } from '../notes/filter-note.js';
 import { describeRange, patchFilterZeroPages, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
+import type { FaultList } from '../faults/fault-list.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
 import { captureKdump, checkKdumpInput, DEFAULT_COMPRESSION, planSelection, type KdumpCaptureResult } from './kdump-capture.js';
@@ -51,7 +52,8 @@ export interface CaptureOptions {
   /** A path, or '-'/undefined for stdout. */
   output?: string;
   mode?: RequestedMode;
-  userFaults?: UserFault[];
+  /** --fault pages as objects, or a typed list (what the CLI parses --faults files into). */
+  userFaults?: readonly UserFault[] | FaultList;
   extraRecords?: SourcedRecord[];
   panicLine?: string;
   strict?: boolean;

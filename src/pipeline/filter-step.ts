@@ -3,10 +3,11 @@
 import { BadInputError, UsageError, type WarningHandler } from '../errors.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
+import { FaultList } from '../faults/fault-list.js';
 import { encodeFilterNote, FilterFlag } from '../notes/filter-note.js';
 import type { ByteSource } from '../sources/byte-source.js';
 import { runPageFilter, type FilterOutcome } from './page-filter.js';
-import { planCapture, type PlanFilter, type PlanInput } from './plan.js';
+import { draftPlan, type PlanFilter, type PlanInput } from './plan.js';
 
 export const MAX_DUMP_LEVEL = 31;
 
@@ -38,9 +39,10 @@ export async function pageFilterStep(input: FilterStepInput): Promise<{ plan?: P
   // Said once the dump is written, so that an error stays the one line printed.
   if (input.pipe) return hasPageFlags ? { caveat: 'poisoned pages could not be checked on a pipe: page flags need an input that can seek (a file, a device or /proc/vmcore)' } : {};
   // The mode comes first: a slim dump copies no memory, so nothing needs classifying.
-  const draft = planCapture(prefix, input.segments, { ...input.planInput, onNotice: undefined, onWarning: () => undefined });
-  if (draft.mode !== 'full' || (dumpLevel === 0 && !hasPageFlags)) return {};
-  const knownBad = [...draft.faultMap.entries, ...draft.faultMap.outside];
+  if (dumpLevel === 0 && !hasPageFlags) return {};
+  const draft = draftPlan(prefix, input.planInput);
+  if (draft.mode !== 'full') return {};
+  const knownBad = draft.knownBad;
   let outcome;
   try {
     outcome = await runPageFilter({ prefix, source: input.source, dumpLevel, knownBad, format: input.format, maxReadErrors: input.maxReadErrors });
@@ -54,7 +56,7 @@ export async function pageFilterStep(input: FilterStepInput): Promise<{ plan?: P
     if (dumpLevel === 0) return { caveat: `page flags could not be checked for ${outcome.unavailable}: poisoned pages are known only from machine checks, the log and --fault` };
     warn({ code: 'PAGE_FILTER', message: `page filtering is not available for ${outcome.unavailable}: nothing is left out` });
     const note = encodeFilterNote({ dumpLevel, flags: FilterFlag.NOT_FILTERED, pages: new Map() }, prefix.format.endian);
-    return { plan: { faults: [], note } };
+    return { plan: { faults: new FaultList(), note } };
   }
   const note = encodeFilterNote(outcome.summary, prefix.format.endian);
   return {

@@ -2,7 +2,7 @@
 
 import { hex, type Endian } from '../elf/byte-order.js';
 import type { OutputLayout } from '../dump/layout.js';
-import { mapFaults, normalizeFaults, type SegmentFault } from '../faults/fault-map.js';
+import { FaultList, mapFaults, normalizeFaults, type SegmentFault } from '../faults/fault-map.js';
 import { MCE_RECORD_SIZE } from '../mce/record.js';
 import { describeMceCause, judgeMce } from '../mce/rules.js';
 import {
@@ -39,7 +39,8 @@ export interface LateLogOutcome {
 /** Judges the late log's records and finds their pages in what was copied. */
 export function judgeLateLog(findings: KernelLogFindings, plan: CapturePlan, pageSize: number): Omit<LateLogOutcome, 'listedInDump' | 'cause'> {
   const records = findings.records.map((r) => ({ ...r, verdict: judgeMce(r.record, r.judgeAs ?? r.origin, pageSize) }));
-  const faults = records.flatMap((r) => (r.verdict.skip ? [{ ...r.verdict.skip, reason: OmitReason.KERNEL_LOG, origin: `MCE record from ${r.from}` }] : []));
+  const faults = new FaultList();
+  for (const r of records) if (r.verdict.skip) faults.add(r.verdict.skip.paddr, r.verdict.skip.length, OmitReason.KERNEL_LOG, `MCE record from ${r.from}`);
   return { records, entries: mapFaults(normalizeFaults(faults, pageSize), plan.copySegments).entries };
 }
 

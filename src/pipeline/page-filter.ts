@@ -4,7 +4,9 @@ import { filteredProgramHeaders, type FilteredTable } from '../dump/filtered-tab
 import { pfnExtents, presentBitmap } from '../dump/pfn-map.js';
 import type { DataSegment } from '../dump/layout.js';
 import type { DumpPrefix } from '../dump/prefix.js';
-import type { FaultRange } from '../faults/fault-map.js';
+import { FaultList } from '../faults/fault-list.js';
+import { firstEndingAfter, type NormalizedFaults } from '../faults/fault-map.js';
+import { BadInputError } from '../errors.js';
 import { uniteRanges } from '../faults/number-ranges.js';
 import { memoryFromSegments, fdReadAt } from '../klog/physical-memory.js';
 import { CYCLE_PFNS, popcount, type PageSelection } from '../mm/page-selection.js';
@@ -19,7 +21,7 @@ export interface FilterRequest {
   source: ByteSource;
   dumpLevel: number;
   /** Page-aligned physical ranges known to be bad (MCE records, the log, the user): never read, never kept. */
-  knownBad: readonly { paddr: bigint; length: bigint }[];
+  knownBad: () => NormalizedFaults;
   /** The ELF layout needs the whole table before the first byte; the kdump format needs the page selection. */
   format: 'elf' | 'kdump';
   maxReadErrors: number;
@@ -28,7 +30,7 @@ export interface FilterRequest {
 export interface FilterOutcome {
   dumpLevel: number;
   /** Poisoned and offline pages (reason 5), and pages that failed to read while looking for zero pages (reason 3). */
-  faults: FaultRange[];
+  faults: FaultList;
   summary: FilterSummary;
   /** For an ELF dump at a level other than 0: makedumpfile -E's table, and the pages to write as zeros inside it. */
   elf?: { table: FilteredTable; excludedIn: (seg: DataSegment, from: number, to: number) => Promise<[number, number][]> };
@@ -39,22 +41,29 @@ export interface FilterOutcome {
 /** Why the filter cannot run on this dump (a notice), or undefined when it can. */
 export type FilterUnavailable = { unavailable: string };
 
-function toPfnRanges(ranges: readonly { paddr: bigint; length: bigint }[], pageSize: number): [number, number][] {
-  const page = BigInt(pageSize);
-  return ranges.map((r) => [Number(r.paddr / page), Number((r.paddr + r.length + page - 1n) / page)] as [number, number]).sort((a, b) => a[0] - b[0]);
+function pfnPairs(faults: NormalizedFaults): [number, number][] {
+  return Array.from({ length: faults.count }, (_, i): [number, number] => [faults.start[i], faults.end[i]]);
+}
+
+/** Whether pfns [first, last] touch one of the sorted, disjoint ranges: a binary search, however many faults. */
+function touchesBad(bad: NormalizedFaults, first: number, last: number): boolean {
+  const i = firstEndingAfter(bad, first);
+  return i < bad.count && bad.start[i] <= last;
 }
 
 export async function runPageFilter(request: FilterRequest): Promise<FilterOutcome | FilterUnavailable> {
   const { prefix, source, dumpLevel } = request;
   const pageSize = prefix.pageSize;
-  const bad = uniteRanges(toPfnRanges(request.knownBad, pageSize));
+  // Made only once the classifier is sure to run: 100,000 faults are worth sorting only then.
+  let bad: NormalizedFaults | undefined;
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const page = BigInt(pageSize);
   // Struct pages and page tables in a known-bad page are never read: those pfns stay kept, unclassified.
   const guardedRead = (paddr: bigint, length: number) => {
     const first = Number(paddr / page);
     const last = Number((paddr + BigInt(Math.max(length, 1)) - 1n) / page);
-    for (const [s, e] of bad) if (s <= last && first < e) return undefined;
+    bad ??= request.knownBad();
+    if (touchesBad(bad, first, last)) return undefined;
     return memory.read(paddr, length);
   };
   const classifier = openClassifier(prefix, guardedRead);
@@ -74,7 +83,7 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
     maxMapnr,
     pageSize,
     classify: classifyOnce,
-    excluded: bad,
+    excluded: pfnPairs((bad ??= request.knownBad())),
     dropZeroPages: dropZeros ? { fd: source.fd, name: source.name, extents, maxReadErrors: request.maxReadErrors } : undefined,
   });
 
@@ -118,10 +127,9 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   add(PageClassCode.ZERO, keep.zeroPages);
   // The kdump writer finds zero pages as it writes them; the entry is there for the capture to fill in afterwards.
   if (request.format === 'kdump' && (dumpLevel & 1) !== 0 && !counts.has(PageClassCode.ZERO)) counts.set(PageClassCode.ZERO, 0);
-  const faults: FaultRange[] = [
-    ...uniteRanges([...poisoned, ...offline]).map(([s, e]) => ({ paddr: BigInt(s) * page, length: BigInt(e - s) * page, reason: OmitReason.PAGE_FLAG, origin: 'page flags' })),
-    ...keep.readErrors.map((r) => ({ paddr: BigInt(r.pfn) * page, length: page, reason: OmitReason.READ_ERROR, origin: `read error (${r.error}) while looking for zero pages` })),
-  ];
+  const faults = new FaultList((max) => new BadInputError(`the page flags name more than ${max.toLocaleString('en')} runs of poisoned or offline pages`));
+  for (const [s, e] of uniteRanges([...poisoned, ...offline])) faults.add(BigInt(s) * page, BigInt(e - s) * page, OmitReason.PAGE_FLAG, 'page flags');
+  for (const r of keep.readErrors) faults.add(BigInt(r.pfn) * page, page, OmitReason.READ_ERROR, `read error (${r.error}) while looking for zero pages`);
   const summary: FilterSummary = { dumpLevel, flags: FilterFlag.PAGE_FLAGS_CHECKED, pages: counts };
 
   const selection: PageSelection | undefined =

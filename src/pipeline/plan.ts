@@ -7,7 +7,7 @@ import type { DumpPrefix } from '../dump/prefix.js';
 import { dropFileAliasedEntries, fileExtents } from '../dump/file-extents.js';
 import { keptRangesFromPages, slimProgramHeaders, type KeepCheck } from '../dump/slim-table.js';
 import type { ProgramHeader } from '../elf/program-header.js';
-import { describeFault, mapFaults, normalizeFaults, type FaultMap, type FaultRange } from '../faults/fault-map.js';
+import { describeFault, FaultList, mapFaults, normalizeFaults, type FaultMap, type NormalizedFaults } from '../faults/fault-map.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { MceRecord } from '../mce/record.js';
 import { describeMceCause, judgeMce, type MceVerdict, type RecordOrigin } from '../mce/rules.js';
@@ -47,7 +47,8 @@ export interface JudgedRecord extends SourcedRecord {
 
 export interface PlanInput {
   mode: RequestedMode;
-  userFaults: readonly UserFault[];
+  /** --fault and --faults pages: objects (the library API), or the typed list the CLI parses files into. */
+  userFaults: readonly UserFault[] | FaultList;
   /** MCE records from outside the dump (--faults files), and from the crashed kernel's log. */
   extraRecords: readonly SourcedRecord[];
   /** Spare OMITTED entries reserved for ranges found while copying (read errors), for a sink that can patch. */
@@ -73,7 +74,7 @@ export interface PlanInput {
 
 export interface PlanFilter {
   /** Poisoned and offline pages (page flags), and pages that failed to read in the first pass. */
-  faults: FaultRange[];
+  faults: FaultList;
   /** The FILTER note, appended after OMITTED. */
   note: Buffer;
   /** For a dump level other than 0: the filtered table, and the input's data segments, where faults are listed. */
@@ -171,11 +172,15 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
     if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
     return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;
   }
-  const zeroed = omitted.filter((e) => e.reason !== OmitReason.SLIM);
-  const parts: string[] = [];
-  if (zeroed.length > 0) {
-    parts.push(`${zeroed.length} range(s) zero-filled: ${zeroed.slice(0, 4).map((e) => `${hex(e.paddr)}+${hex(e.length)}`).join(', ')}${zeroed.length > 4 ? ', ...' : ''}`);
+  // Counted and sampled without a copy of the list: it may hold 100,000 entries.
+  let zeroedCount = 0;
+  const firstZeroed: string[] = [];
+  for (const e of omitted) {
+    if (e.reason === OmitReason.SLIM) continue;
+    if (zeroedCount++ < 4) firstZeroed.push(`${hex(e.paddr)}+${hex(e.length)}`);
   }
+  const parts: string[] = [];
+  if (zeroedCount > 0) parts.push(`${zeroedCount} range(s) zero-filled: ${firstZeroed.join(', ')}${zeroedCount > 4 ? ', ...' : ''}`);
   if (readErrorPages > 0) parts.push(`${readErrorPages} unreadable page(s) zero-filled (read errors)`);
   // Where read errors cannot be listed in the dump, this text is final before the copy: it must not promise "none".
   if (parts.length === 0) parts.push(readErrorsUnlisted ? 'no known faulty pages' : 'no pages were omitted');
@@ -213,8 +218,30 @@ function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode:
   return { phdrs: table.phdrs, noteIndex: table.noteIndex, copy, leftOut: table.leftOut };
 }
 
-export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
-  const endian: Endian = prefix.format.endian;
+/**
+ * What the page filter must know before it runs: the mode, and (only once it is sure to run) the known-bad pages, as
+ * sorted page frame ranges.
+ */
+export function draftPlan(prefix: DumpPrefix, input: PlanInput): { mode: DumpMode; knownBad: () => NormalizedFaults } {
+  const quiet = { ...input, onNotice: undefined, onWarning: () => undefined };
+  const { records, mode } = judgedMode(prefix, quiet);
+  return { mode, knownBad: () => normalizeFaults(faultList(records, mode, quiet), prefix.pageSize) };
+}
+
+/** Every fault of the plan, in one typed list: records' pages, the user's, the page filter's. */
+function faultList(records: readonly JudgedRecord[], mode: DumpMode, input: PlanInput): FaultList {
+  const filterFaults = mode === 'full' ? (input.filter?.faults.count ?? 0) : 0;
+  // The user's list alone is used as it is: no copy of 100,000 faults.
+  if (input.userFaults instanceof FaultList && filterFaults === 0 && !records.some((r) => r.verdict.skip)) return input.userFaults;
+  const faults = new FaultList();
+  for (const r of records) if (r.verdict.skip) faults.add(r.verdict.skip.paddr, r.verdict.skip.length, reasonForRecord(r.origin), `MCE record from ${r.from}`);
+  if (input.userFaults instanceof FaultList) faults.append(input.userFaults);
+  else for (const f of input.userFaults) faults.add(f.paddr, f.length, OmitReason.USER, f.origin);
+  if (mode === 'full' && input.filter) faults.append(input.filter.faults);
+  return faults;
+}
+
+function judgedMode(prefix: DumpPrefix, input: PlanInput) {
   const records: JudgedRecord[] = [...recordsFromDump(prefix, input.onWarning), ...input.extraRecords].map((r) => ({
     ...r,
     verdict: judgeMce(r.record, r.judgeAs ?? r.origin, prefix.pageSize),
@@ -229,16 +256,14 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const modeReason =
     input.mode !== 'auto' ? `--mode ${input.mode}` : fatal ? `fatal memory error in ${fatal.from}` : 'no fatal memory error recorded';
 
-  const faults: FaultRange[] = [
-    ...records.flatMap((r) =>
-      r.verdict.skip ? [{ paddr: r.verdict.skip.paddr, length: r.verdict.skip.length, reason: reasonForRecord(r.origin), origin: `MCE record from ${r.from}` }] : [],
-    ),
-    ...input.userFaults.map((f) => ({ paddr: f.paddr, length: f.length, reason: OmitReason.USER, origin: f.origin })),
-    ...(mode === 'full' ? (input.filter?.faults ?? []) : []),
-  ];
+  return { records, fatal, mode, modeReason };
+}
+
+function modeAndFaults(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput) {
+  const { records, fatal, mode, modeReason } = judgedMode(prefix, input);
   if (mode === 'full') warnAboutRecords(records, input.onWarning);
   const table = outputTable(prefix, segments, mode, input);
-  const normalized = normalizeFaults(faults, prefix.pageSize);
+  const normalized = normalizeFaults(faultList(records, mode, input), prefix.pageSize);
   const faultMap = mapFaults(normalized, table.copy);
   // A filtered dump lists its faults in every input PT_LOAD that holds them, copied or left out by the level.
   const listed = mode === 'full' && input.filter?.table && input.filter.sourceSegments ? mapFaults(normalized, input.filter.sourceSegments) : faultMap;
@@ -247,11 +272,16 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
       input.onWarning({ code: 'FAULT_OUTSIDE_SEGMENTS', message: `fault ${describeFault(f)} lies in no PT_LOAD's file data: nothing to skip there` });
     }
   }
+  return { records, fatal, mode, modeReason, table, faultMap, listed };
+}
 
-  const omitted: OmittedEntry[] = [
-    ...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })),
-    ...dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])])),
-  ];
+export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
+  const endian: Endian = prefix.format.endian;
+  const { records, fatal, mode, modeReason, table, faultMap, listed } = modeAndFaults(prefix, segments, input);
+
+  const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])]));
+  const omitted: OmittedEntry[] =
+    table.leftOut.length === 0 ? zeroFilled : [...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })), ...zeroFilled];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
   const copies = table.copy.length > 0;

@@ -44,22 +44,60 @@ function ioError(r: RangeRead, at: number, err: unknown): IoError {
  * the big read, once alone.
  */
 export async function readRange(r: RangeRead): Promise<void> {
-  const { buf, seg, offset } = r;
-  const position = seg.inOffset + offset;
+  const position = r.seg.inOffset + r.offset;
   let done = 0;
-  while (done < buf.length) {
+  while (done < r.buf.length) {
     let n: number;
     try {
-      n = await r.pread(r.source.fd, buf, done, buf.length - done, position + done);
+      n = await r.pread(r.source.fd, r.buf, done, r.buf.length - done, position + done);
     } catch (err) {
-      if (!isRecoverableReadError(err)) throw ioError(r, done, err);
-      return readPageByPage(r, done);
+      return afterFailedRead(r, done, err);
     }
-    if (n === 0) {
-      throw new BadInputError(`input ends at offset ${hex(position + done)}, inside program header ${seg.index} (${seg.size - offset - done} bytes of that segment missing)`);
+    done += afterRead(r, done, n);
+    if (done < r.buf.length) return readPageByPage(r, done);
+  }
+}
+
+/** A read that threw: a recoverable errno goes on page by page from there; any other is an I/O error. */
+function afterFailedRead(r: RangeRead, done: number, err: unknown): Promise<void> {
+  if (!isRecoverableReadError(err)) throw ioError(r, done, err);
+  return readPageByPage(r, done);
+}
+
+/** A read that returned `n` bytes at `done`: nothing at all means the input ends inside the segment. */
+function afterRead(r: RangeRead, done: number, n: number): number {
+  if (n === 0) {
+    const at = r.seg.inOffset + r.offset + done;
+    throw new BadInputError(`input ends at offset ${hex(at)}, inside program header ${r.seg.index} (${r.seg.size - r.offset - done} bytes of that segment missing)`);
+  }
+  return n;
+}
+
+/**
+ * Reads the pieces of `window` between its sorted skip ranges (flat [start, end) pairs of segment offsets) on the main
+ * thread: many small pieces around faults, where a thread-pool hand-off each would cost more than the read. A piece
+ * whose one readSync succeeds costs no object at all; one that fails or comes back short goes on as readRange does.
+ */
+export async function readPiecesOnMainThread(source: ByteSource, seg: DataSegment, offset: number, buf: Buffer, skips: Float64Array, pageSize: number, failed: FailedPage[]): Promise<void> {
+  const windowEnd = offset + buf.length;
+  let at = offset;
+  for (let i = 0; i <= skips.length; i += 2) {
+    const end = i < skips.length ? skips[i] : windowEnd;
+    if (end > at) {
+      let n = -1;
+      let error: unknown;
+      try {
+        n = fs.readSync(source.fd, buf, at - offset, end - at, seg.inOffset + at);
+      } catch (err) {
+        error = err;
+      }
+      if (n !== end - at) {
+        const r: RangeRead = { source, seg, offset: at, buf: buf.subarray(at - offset, end - offset), pageSize, pread: mainThreadPread, failed };
+        if (n < 0) await afterFailedRead(r, 0, error);
+        else await readPageByPage(r, afterRead(r, 0, n));
+      }
     }
-    done += n;
-    if (done < buf.length) return readPageByPage(r, done);
+    if (i < skips.length) at = Math.max(at, skips[i + 1]);
   }
 }
 

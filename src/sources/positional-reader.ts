@@ -7,7 +7,7 @@ import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../stream/events.js';
 import { readFully, type ByteSource } from './byte-source.js';
 import type { ReadErrorLog } from './read-errors.js';
-import { mainThreadPread, readRange, threadPoolPread, type FailedPage, type Pread } from './chunk-reader.js';
+import { readPiecesOnMainThread, readRange, threadPoolPread, type FailedPage } from './chunk-reader.js';
 import { zeroRuns } from '../stream/zeros.js';
 import { uniteRanges } from '../faults/number-ranges.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
@@ -55,8 +55,22 @@ interface ReadTask {
   seg: DataSegment;
   offset: number;
   length: number;
-  /** Fault ranges inside the window, as segment offsets: zero-filled in place instead of read. */
-  skips: [number, number][];
+  /** Fault ranges inside the window, as flat [start, end) pairs of segment offsets: zero-filled in place instead of read. */
+  skips: Float64Array;
+}
+
+const NO_SKIPS = new Float64Array(0);
+
+/** The skip ranges from index `first` on that start before `end`, clipped to [offset, end): one array per window. */
+function skipsInWindow(skip: Float64Array | undefined, first: number, offset: number, end: number): Float64Array {
+  if (!skip) return NO_SKIPS;
+  let last = first;
+  while (last < skip.length && skip[last] < end) last += 2;
+  if (last === first) return NO_SKIPS;
+  const out = skip.slice(first, last);
+  out[0] = Math.max(out[0], offset);
+  out[out.length - 1] = Math.min(out[out.length - 1], end);
+  return out;
 }
 
 /** Windows of at most chunkSize bytes, ending on page boundaries; a window that is all faults comes out as zero runs. */
@@ -68,9 +82,8 @@ function* readTasks(plan: SegmentReadPlan): Generator<ReadTask | DataEvent> {
       const length = chunkLength(seg, offset, seg.size, plan);
       const end = offset + length;
       while (skip && cursor < skip.length && skip[cursor + 1] <= offset) cursor += 2;
-      const skips: [number, number][] = [];
-      for (let i = cursor; skip && i < skip.length && skip[i] < end; i += 2) skips.push([Math.max(skip[i], offset), Math.min(skip[i + 1], end)]);
-      if (skips.length === 1 && skips[0][0] === offset && skips[0][1] === end) {
+      const skips = skipsInWindow(skip, cursor, offset, end);
+      if (skips.length === 2 && skips[0] === offset && skips[1] === end) {
         let at = offset;
         for (const bytes of zeroRuns(length)) {
           yield { kind: 'data', segment: seg.index, offset: at, bytes, zeroFilled: true };
@@ -118,29 +131,34 @@ async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan
   // Buffers are taken in task order before anything else waits: the pool frees them by that order.
   const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
-  const skips = excluded.length > 0 ? uniteRanges([...task.skips, ...excluded]) : task.skips;
+  const skips = excluded.length > 0 ? Float64Array.from(uniteRanges([...pairsOf(task.skips), ...excluded]).flat()) : task.skips;
   const failed: FailedPage[] = [];
   const mapped = plan.mapped && (await plan.mapped.readPieces(seg, offset, buf, piecesBetween(offset, offset + length, skips), plan.pageSize, failed));
   if (!mapped) await preadTask(source, { ...task, skips }, plan, buf, failed);
-  for (const [start, end] of skips) buf.fill(0, start - offset, end - offset);
+  for (let i = 0; i < skips.length; i += 2) buf.fill(0, skips[i] - offset, skips[i + 1] - offset);
   return { events: [{ kind: 'data', segment: seg.index, offset, bytes: buf, chunk: buf, zeroFilled: true }], failed };
 }
 
 async function preadTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan, buf: Buffer, failed: FailedPage[]): Promise<void> {
   const { seg, offset, length, skips } = task;
-  const read = (from: number, to: number, pread: Pread) => readRange({ source, seg, offset: from, buf: buf.subarray(from - offset, to - offset), pageSize: plan.pageSize, pread, failed });
-  if (skips.length === 0) return read(offset, offset + length, threadPoolPread);
+  if (skips.length === 0) return readRange({ source, seg, offset, buf: buf.subarray(0, length), pageSize: plan.pageSize, pread: threadPoolPread, failed });
   // Many small pieces between faults: pread each on the main thread rather than pay a thread-pool hand-off per piece.
-  for (const [start, end] of piecesBetween(offset, offset + length, skips)) await read(start, end, mainThreadPread);
+  return readPiecesOnMainThread(source, seg, offset, buf.subarray(0, length), skips, plan.pageSize, failed);
 }
 
-/** The parts of [from, to) between the sorted skip ranges inside it. */
-function piecesBetween(from: number, to: number, skips: readonly [number, number][]): [number, number][] {
+function pairsOf(flat: Float64Array): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
+  return pairs;
+}
+
+/** The parts of [from, to) between the sorted skip ranges inside it (flat pairs, as the mmap reader takes them). */
+function piecesBetween(from: number, to: number, skips: Float64Array): [number, number][] {
   const pieces: [number, number][] = [];
   let at = from;
-  for (const [start, end] of skips) {
-    if (start > at) pieces.push([at, start]);
-    at = Math.max(at, end);
+  for (let i = 0; i < skips.length; i += 2) {
+    if (skips[i] > at) pieces.push([at, skips[i]]);
+    at = Math.max(at, skips[i + 1]);
   }
   if (at < to) pieces.push([at, to]);
   return pieces;

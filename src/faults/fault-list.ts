@@ -1,0 +1,97 @@
+// Fault ranges as columns of typed arrays: 100,000 faults cost a few MiB and no objects per fault.
+
+import { UsageError } from '../errors.js';
+
+/** More faults than this is a mistake (a page list of a whole machine?): refused before the columns grow past ~26 MiB. */
+export const MAX_FAULTS = 1 << 20;
+/** Reason codes are ours (OmitReason), small enough for a bit mask of the ones open in a sweep. */
+export const MAX_REASON = 30;
+
+const FIRST_CAPACITY = 64;
+
+/** A fault range as an object, for the few places that want one (messages, tests, the library API). */
+export interface FaultRange {
+  paddr: bigint;
+  length: bigint;
+  /** OMITTED reason code (docs/note-format.md). */
+  reason: number;
+  origin: string;
+}
+
+/**
+ * Faults in the order given: start address, length in bytes (0 means "the page holding the address"), reason, and
+ * where each came from as a shared label plus a line number (0: no line), so that no string is made per fault.
+ */
+export class FaultList {
+  count = 0;
+  paddr = new BigUint64Array(FIRST_CAPACITY);
+  length = new BigUint64Array(FIRST_CAPACITY);
+  reason = new Uint8Array(FIRST_CAPACITY);
+  label = new Uint32Array(FIRST_CAPACITY);
+  line = new Uint32Array(FIRST_CAPACITY);
+  private readonly labels: string[] = [];
+  private readonly labelIds = new Map<string, number>();
+
+  /** `tooMany`: the error for a list past MAX_FAULTS (a usage error for the user's lists, bad input for a dump's). */
+  constructor(private readonly tooMany: (max: number) => Error = (max) => new UsageError(`more than ${max.toLocaleString('en')} faults: give ranges (PADDR+LEN) instead of single pages`)) {}
+
+  static of(ranges: readonly FaultRange[]): FaultList {
+    const list = new FaultList();
+    for (const r of ranges) list.add(r.paddr, r.length, r.reason, r.origin);
+    return list;
+  }
+
+  add(paddr: bigint, length: bigint, reason: number, label: string, line = 0): void {
+    if (!Number.isInteger(reason) || reason < 0 || reason > MAX_REASON) throw new RangeError(`fault reason ${reason} is not one of ours`);
+    if (this.count === this.paddr.length) this.grow();
+    const i = this.count++;
+    this.paddr[i] = paddr;
+    this.length[i] = length;
+    this.reason[i] = reason;
+    this.label[i] = this.labelId(label);
+    this.line[i] = line;
+  }
+
+  /** Every fault of `other`, after this list's own. */
+  append(other: FaultList): void {
+    for (let i = 0; i < other.count; i++) this.add(other.paddr[i], other.length[i], other.reason[i], other.labels[other.label[i]], other.line[i]);
+  }
+
+  origin(i: number): string {
+    const label = this.labels[this.label[i]];
+    return this.line[i] === 0 ? label : `${label} line ${this.line[i]}`;
+  }
+
+  at(i: number): FaultRange {
+    return { paddr: this.paddr[i], length: this.length[i], reason: this.reason[i], origin: this.origin(i) };
+  }
+
+  toRanges(): FaultRange[] {
+    return Array.from({ length: this.count }, (_, i) => this.at(i));
+  }
+
+  private labelId(label: string): number {
+    let id = this.labelIds.get(label);
+    if (id === undefined) {
+      id = this.labels.length;
+      this.labels.push(label);
+      this.labelIds.set(label, id);
+    }
+    return id;
+  }
+
+  private grow(): void {
+    const capacity = this.paddr.length * 2;
+    if (this.count >= MAX_FAULTS) throw this.tooMany(MAX_FAULTS);
+    const widen = <T extends BigUint64Array | Uint8Array | Uint32Array>(old: T, make: (n: number) => T): T => {
+      const next = make(Math.min(capacity, MAX_FAULTS));
+      next.set(old as never);
+      return next;
+    };
+    this.paddr = widen(this.paddr, (n) => new BigUint64Array(n));
+    this.length = widen(this.length, (n) => new BigUint64Array(n));
+    this.reason = widen(this.reason, (n) => new Uint8Array(n));
+    this.label = widen(this.label, (n) => new Uint32Array(n));
+    this.line = widen(this.line, (n) => new Uint32Array(n));
+  }
+}
