@@ -35,9 +35,10 @@ import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
-import { captureKdump, DEFAULT_COMPRESSION, type KdumpCaptureResult } from './kdump-capture.js';
+import { captureKdump, type KdumpCaptureResult } from './kdump-capture.js';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION } from './capture-defaults.js';
 
-export const DEFAULT_CHUNK_SIZE = 4 << 20;
+export { DEFAULT_CHUNK_SIZE };
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
 const QUEUED_CHUNKS = 4;
 /** Read buffers in the pool: enough for the read-ahead and the queues, and a fixed bound on memory. */
