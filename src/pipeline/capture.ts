@@ -35,7 +35,7 @@ import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
-import { captureKdump, type KdumpCaptureResult } from './kdump-capture.js';
+import type { KdumpCaptureResult } from './kdump-capture.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION } from './capture-defaults.js';
 
 export { DEFAULT_CHUNK_SIZE };
@@ -213,6 +213,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       const compression = options.compress ?? DEFAULT_COMPRESSION;
       const selection = options.pageSelection ?? filter.outcome?.selection;
       const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection, onProgress: options.onProgress };
+      // The kdump writer and its compressors load only for this format.
+      const { captureKdump } = await import('./kdump-capture.js');
       kdump = await captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });
