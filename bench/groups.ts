@@ -12,6 +12,7 @@ import { copyBaselines, faultScenario, fullScenarios, makedumpfileBaseline, filt
 import { writeBenchInput, writeFaultsFile, type BenchInput } from './synthetic-inputs.js';
 import { tcpScenario } from './tcp-scenario.js';
 import { kdumpScenarios } from './kdump-scenarios.js';
+import { startupScenarios } from './startup-scenarios.js';
 
 export interface Group {
   input: InputInfo;
@@ -87,7 +88,7 @@ export async function prepareFixtureGroup(env: Environment): Promise<Prepared> {
   return {
     group: {
       input: { label: `real fixture, ${Math.round(FIXTURE_SIZE / 1e6)} MB`, bytes: FIXTURE_SIZE, kind: 'fixture', diskBound: false },
-      scenarios: [...(env.options.kdumpOnly ? [] : [...baselines, ...ours]), ...kdumpScenarios(ctx, env.makedumpfileMissing === undefined)],
+      scenarios: [...(env.options.kdumpOnly ? [] : [...baselines, ...ours, ...startupScenarios(ctx)]), ...kdumpScenarios(ctx, env.makedumpfileMissing === undefined)],
       warmUp: fixture,
       dispose: async () => {
         if (unpackedHere) await rm(path.dirname(fixture), { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { measureRun, runningGroups, TIME_BIN, type RunOutcome } from './measure.
 import { formatSize, parseOptions, repoRoot, type BenchOptions } from './options.js';
 import { addRatios, computeTargets, markdownTable, summarize, targetsTable, type ScenarioResult } from './report.js';
 import { receiverMissingReason } from './tcp-scenario.js';
+import { startupTargets } from './startup-scenarios.js';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -60,7 +61,7 @@ async function runGroup(group: Group, options: BenchOptions, scratchDir: string)
 function missingTools(): string[] {
   const missing: string[] = [];
   if (!existsSync(TIME_BIN)) missing.push(`${TIME_BIN} (apt-get install time)`);
-  if (!existsSync(path.join(repoRoot, 'dist/src/cli/main.js'))) missing.push('dist/src/cli/main.js (npm run build)');
+  if (!existsSync(path.join(repoRoot, 'dist/bin/slim-core.js'))) missing.push('dist/bin/slim-core.js (npm run build)');
   return missing;
 }
 
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     void cleanUp().finally(() => process.exit(130));
   });
   const started = new Date();
-  const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+  const cli = path.join(repoRoot, 'dist/bin/slim-core.js');
   const hasMakedumpfile = spawnSync('makedumpfile', ['-v']).status === 0;
   const env: Environment = {
     options, cli, scratchDir,
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
-  const targets = computeTargets(results);
+  const targets = [...computeTargets(results), ...startupTargets(results)];
   const title = `slim-core bench, ${started.toISOString()}${options.quick ? ' (QUICK RUN: small inputs, 1 run; not the issue\'s figures)' : ''}`;
   const notes = [
     'Wall time runs from spawning the pipeline to its last process exiting (node start-up included); outputs are removed before every run.',

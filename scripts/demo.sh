@@ -2,7 +2,7 @@
 # The quick start's main job: capture the bundled sample dump as a slim and a full dump, then inspect both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[[ -x dist/src/cli/main.js ]] || npm run --silent build
+[[ -x dist/bin/slim-core.js ]] || npm run --silent build
 mkdir -p out
 slim_core() { npx --no-install slim-core "$@"; }
 sample=samples/vmcore-6.1-sample.elf.gz

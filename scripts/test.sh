@@ -21,7 +21,7 @@ fi
 # npm ci builds the mmap addon; a checkout whose node_modules was already fresh may not have it yet.
 [[ -f native/build/Release/slimcore_mmap.node ]] || sh scripts/build-native.sh
 
-# The CLI tests run dist/src/cli/main.js. A failed build is counted so it cannot hide in the log; the tests still run.
+# The CLI tests run dist/bin/slim-core.js (the bundle). A failed build is counted so it cannot hide in the log; the tests still run.
 npm run --silent build || fail "build (npm run build)"
 
 if npx tsc -p tsconfig.check.json --noEmit; then

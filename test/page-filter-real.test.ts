@@ -9,7 +9,7 @@ import { PT_LOAD } from '../src/elf/constants.js';
 import { bitIsSet } from '../src/mm/page-selection.js';
 import { decodeFilterNote, FilterFlag, NT_SLIMCORE_FILTER, PageClassCode } from '../src/notes/filter-note.js';
 import { OmitReason } from '../src/notes/slimcore-notes.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { FIXTURE_NAMES, realFixturePath, type FixtureName } from './helpers/fixture.js';
 import { makedumpfileBitmaps } from './helpers/kdump-bitmaps.js';
 import { readBack, type ReadBack } from './helpers/read-dump.js';
@@ -121,7 +121,7 @@ for (const name of FIXTURE_NAMES) {
 
 test('from a pipe, a dump level other than 0 is a usage error that says why', async (t) => {
   const input = await realFixturePath('hwpoison');
-  const r = await run('bash', ['-c', 'cat "$1" | node "$2" - -d 31 -o /dev/null; echo "exit $?"', 'bash', input, path.resolve('dist/src/cli/main.js')]).catch((e) => e as { stdout: string; stderr: string });
+  const r = await run('bash', ['-c', 'cat "$1" | node "$2" - -d 31 -o /dev/null; echo "exit $?"', 'bash', input, CLI]).catch((e) => e as { stdout: string; stderr: string });
   t.regex(r.stdout, /exit 2/);
   t.regex(r.stderr, /--dump-level 31 needs an input that can seek/);
   t.is(r.stderr.trim().split('\n').length, 1);

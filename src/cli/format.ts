@@ -30,6 +30,16 @@ export function wholeNumberOption(option: string, value: number, min: number, ma
   return value;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** "1048576", "512M", "64G", "2TiB": binary units. */
+export function parseSize(value: string, option: string): number {
+  const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${option} ${value}: want a size such as 1073741824, 512M or 64G`);
+  return bytes;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
@@ -39,14 +49,4 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** "1048576", "512M", "64G", "2TiB": binary units. */
-export function parseSize(value: string, option: string): number {
-  const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
-  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${option} ${value}: want a size such as 1073741824, 512M or 64G`);
-  return bytes;
 }

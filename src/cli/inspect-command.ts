@@ -1,9 +1,7 @@
 // `inspect FILE`: print a dump's headers and notes, decoded.
 
 import type { Argv, CommandModule } from 'yargs';
-import { formatInspect, inspectDump } from '../inspect/inspect.js';
 import { pathArgument } from './format.js';
-import { writeStdout } from './stdout.js';
 
 export const inspectCommand: CommandModule<object, { file: string; json: boolean; pages: boolean }> = {
   command: 'inspect <file>',
@@ -20,6 +18,7 @@ export const inspectCommand: CommandModule<object, { file: string; json: boolean
       process.stdout.write(args.json ? JSON.stringify(usage, null, 2) + '\n' : formatPageUsage(usage));
       return;
     }
+    const [{ formatInspect, inspectDump }, { writeStdout }] = await Promise.all([import('../inspect/inspect.js'), import('./stdout.js')]);
     const report = await inspectDump(pathArgument(args.file, 'file'));
     await writeStdout(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
   },

@@ -7,10 +7,9 @@ import { ErrorCode } from './protocol.js';
 import { formatOutcome, peerOf, refuseAndClose, serveConnection, type ConnectionPolicy } from './receiver-connection.js';
 import type { DumpStore } from './dump-store.js';
 import { directoryStore } from './receiver-file.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from './receiver-defaults.js';
 
-export const DEFAULT_MAX_CONNECTIONS = 16;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+export { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS };
 
 export interface ReceiverTls {
   cert: Buffer;

@@ -36,9 +36,10 @@ import type { UserFault } from '../faults/fault-input.js';
 import type { FaultList } from '../faults/fault-list.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
-import { captureKdump, checkKdumpInput, DEFAULT_COMPRESSION, planSelection, type KdumpCaptureResult } from './kdump-capture.js';
+import type { KdumpCaptureResult } from './kdump-capture.js';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION } from './capture-defaults.js';
 
-export const DEFAULT_CHUNK_SIZE = 4 << 20;
+export { DEFAULT_CHUNK_SIZE };
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
 const QUEUED_CHUNKS = 4;
 /** Read buffers in the pool: enough for the read-ahead and the queues, and a fixed bound on memory. */
@@ -157,7 +158,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   let sink: DumpSink | undefined;
   try {
     checkDumpLevel(dumpLevel, !source.seekable);
-    if (options.format === 'kdump') checkKdumpInput(!source.seekable);
+    // The kdump format's code loads only for it.
+    const kdumpCode = options.format === 'kdump' ? await import('./kdump-capture.js') : undefined;
+    kdumpCode?.checkKdumpInput(!source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
     const segments = dataSegments(prefix);
@@ -193,7 +196,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
     const plan = planCapture(prefix, segments, { ...planInput, filter: filter.plan });
-    const kdumpSelection = options.format === 'kdump' ? (options.pageSelection ?? filter.outcome?.selection ?? planSelection(prefix, plan)) : undefined;
+    const kdumpSelection = kdumpCode ? (options.pageSelection ?? filter.outcome?.selection ?? kdumpCode.planSelection(prefix, plan)) : undefined;
     const shape: DumpShape = kdumpSelection
       ? { format: sink.writeAt ? 'kdump' : 'kdump-flattened', dumpLevel, kdumpPages: kdumpSelection.dumpableCount }
       : { format: 'elf', dumpLevel };
@@ -218,7 +221,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (options.format === 'kdump') {
       const compression = options.compress ?? DEFAULT_COMPRESSION;
       const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection: kdumpSelection, onProgress: options.onProgress };
-      kdump = await captureKdump(kdumpInput).catch((err) => {
+      kdump = await kdumpCode!.captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });
     } else {

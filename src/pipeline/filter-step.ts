@@ -6,7 +6,7 @@ import type { DumpPrefix } from '../dump/prefix.js';
 import { FaultList } from '../faults/fault-list.js';
 import { encodeFilterNote, FilterFlag } from '../notes/filter-note.js';
 import type { ByteSource } from '../sources/byte-source.js';
-import { runPageFilter, type FilterOutcome } from './page-filter.js';
+import type { FilterOutcome } from './page-filter.js';
 import { draftPlan, type PlanFilter, type PlanInput } from './plan.js';
 
 export const MAX_DUMP_LEVEL = 31;
@@ -45,6 +45,8 @@ export async function pageFilterStep(input: FilterStepInput): Promise<{ plan?: P
   const knownBad = draft.knownBad;
   let outcome;
   try {
+    // The memory model loads only when pages are classified: never for a slim dump.
+    const { runPageFilter } = await import('./page-filter.js');
     outcome = await runPageFilter({ prefix, source: input.source, dumpLevel, knownBad, format: input.format, maxReadErrors: input.maxReadErrors });
   } catch (err) {
     // At level 0 the walk only looks for poisoned pages: a dump whose page descriptors are broken is still worth having.

@@ -16,7 +16,7 @@ import { pfnReader } from '../sources/pfn-reader.js';
 import type { ReadErrorLog } from '../sources/read-errors.js';
 import type { CapturePlan } from './plan.js';
 
-export const DEFAULT_COMPRESSION: CompressionName = 'zlib';
+export { DEFAULT_COMPRESSION } from './capture-defaults.js';
 export const MAX_DUMP_LEVEL = 31;
 
 export interface KdumpCaptureInput {

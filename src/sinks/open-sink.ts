@@ -2,8 +2,6 @@
 
 import { UsageError } from '../errors.js';
 import { openFileSink, openStdoutSink, type DumpSink, type SinkOptions } from './dump-sink.js';
-import { openNetworkSink } from './network-sink.js';
-import { openSshSink } from './ssh-sink.js';
 import { S3_FLAGS, S3_URL, type S3Options } from './s3-target.js';
 
 /** How to reach another host: TLS for tls://, ssh for ssh://. */
@@ -59,11 +57,14 @@ export async function openSink(spec: OutputSpec): Promise<DumpSink> {
   if (output !== undefined && NETWORK_URL.test(output)) {
     refuseUnused(spec, 'network');
     const t = spec.transport ?? {};
+    // The transports load on demand, as S3 does: a file or stdout capture does not pay for sockets, TLS or ssh.
+    const { openNetworkSink } = await import('./network-sink.js');
     return openNetworkSink(output, { name: spec.name, tokenFile: spec.tokenFile, tlsCa: t.tlsCa, tlsCert: t.tlsCert, tlsKey: t.tlsKey, positioned: spec.positioned });
   }
   if (output !== undefined && SSH_URL.test(output)) {
     refuseUnused(spec, 'ssh');
     const t = spec.transport ?? {};
+    const { openSshSink } = await import('./ssh-sink.js');
     return openSshSink(output, { identity: t.sshIdentity, knownHosts: t.sshKnownHosts, options: t.sshOptions, sync: spec.sync });
   }
   if (output !== undefined && S3_URL.test(output)) {

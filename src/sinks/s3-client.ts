@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
-import { IoError } from '../errors.js';
+import { IoError, UsageError } from '../errors.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, type S3Options } from './s3-target.js';
 
 export type S3Sdk = typeof import('@aws-sdk/client-s3');
@@ -62,7 +62,10 @@ export async function connectS3(options: S3Options, sockets: number): Promise<S3
   const credentials = credentialsText === undefined ? undefined : parseCredentialsFile(credentialsText, options.credentialsFile!);
   // Node 20 is supported until 2027; the SDK's notice about it is for developers, not for a crash capture's log.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const sdk = await import('@aws-sdk/client-s3');
+  // A slimmed install (a capture kernel's image) may leave the SDK out: say so in one line.
+  const sdk = await import('@aws-sdk/client-s3').catch((err: Error) => {
+    throw new UsageError(`s3:// needs the AWS SDK (@aws-sdk/client-s3), which does not load here: ${err.message.split('\n')[0]}`);
+  });
   const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_S;
   const timeoutMs = Math.round(timeoutSeconds * 1000);
   // Ceph's RGW (16.x) rejects the SDK's default aws-chunked bodies with trailing checksums: only when required.

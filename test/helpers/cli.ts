@@ -1,11 +1,12 @@
-// Test helper: runs the built CLI (dist/) as a child process, alone or inside a shell pipeline.
+// Test helper: runs the built CLI (dist/bin/) as a child process, alone or inside a shell pipeline.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './fixture.js';
 
-export const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The bundled CLI, as package.json's `bin` names it. */
+export const CLI = path.join(repoRoot, 'dist', 'bin', 'slim-core.js');
 
 export interface RunResult {
   code: number | null;
@@ -18,11 +19,11 @@ function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it)`);
 }
 
-/** Runs `node CLI ...args`. */
-export function runCli(args: readonly string[], options: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+/** Runs `node [nodeArgs] CLI ...args`. */
+export function runCli(args: readonly string[], options: { input?: Buffer; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {}): Promise<RunResult> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -34,7 +35,7 @@ export function runCli(args: readonly string[], options: { input?: Buffer; env?:
   });
 }
 
-/** Runs a bash script with $CLI set to `node dist/src/cli/main.js`, for real pipes between processes. */
+/** Runs a bash script with $CLI set to `node dist/bin/slim-core.js`, for real pipes between processes. */
 export function runShell(script: string, args: readonly string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   assertBuilt();
   return new Promise((resolve) => {

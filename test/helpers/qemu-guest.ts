@@ -30,7 +30,7 @@ export function guestLab(): Promise<Lab> {
         throw new Error(`${tool} is not installed: run scripts/apt-deps.sh`);
       });
     }
-    if (!existsSync(path.join(REPO, 'dist/src/cli/main.js'))) throw new Error('dist/ is missing: run npm run build');
+    if (!existsSync(path.join(REPO, 'dist/bin/slim-core.js'))) throw new Error('dist/ is missing: run npm run build');
     const { stdout } = await run('bash', [path.join(REPO, 'test/kdump-lab/build.sh'), labCacheDir(), REPO], { maxBuffer: 64 << 20, timeout: 1_200_000 });
     const dir = stdout.trim().split('\n').pop()!;
     return { dir, release: readFileSync(path.join(dir, 'release'), 'utf8').trim() };

@@ -8,7 +8,7 @@ SLIMCORE_DIR=${SLIMCORE_DIR:-/usr/lib/node_modules/slim-core}
 
 check() {
     require_binaries node mksquashfs || return 1
-    [[ -f $SLIMCORE_DIR/dist/src/cli/main.js ]] || return 1
+    [[ -f $SLIMCORE_DIR/dist/bin/slim-core.js ]] || return 1
     # Only for the kdump initramfs, when asked for: add_dracutmodules+=" slim-core " in /etc/kdump/dracut.conf or kdump.conf's dracut_args.
     return 255
 }
@@ -21,7 +21,7 @@ installkernel() {
     instmods loop squashfs
 }
 
-# The image's tree: node and every library ldd names, and slim-core with its production node_modules.
+# The image's tree: node and every library ldd names, and slim-core's bundled CLI with its production node_modules.
 slimcore_tree() {
     local tree=$1 node lib
     node=$(command -v node)
@@ -30,7 +30,9 @@ slimcore_tree() {
     for lib in $(ldd "$node" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
         [[ -f $lib ]] && cp -Ln "$lib" "$tree/lib/"
     done
-    cp -r "$SLIMCORE_DIR/package.json" "$SLIMCORE_DIR/dist" "$tree/slim-core/"
+    mkdir -p "$tree/slim-core/dist"
+    cp "$SLIMCORE_DIR/package.json" "$tree/slim-core/"
+    cp -r "$SLIMCORE_DIR/dist/bin" "$tree/slim-core/dist/"
     [[ -d $SLIMCORE_DIR/node_modules ]] && cp -r "$SLIMCORE_DIR/node_modules" "$tree/slim-core/"
     return 0
 }
