@@ -20,6 +20,7 @@ import { READER_CHOICES, type ReaderChoice } from '../sources/mapped-reader.js';
 import { DEFAULT_QUEUE, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, type ChecksumMode } from '../sinks/s3-target.js';
 import { parseSize } from './receive-command.js';
 import { COMPRESSION_NAMES, type CompressionName } from '../kdump/compress.js';
+import { defaultThreads, MAX_THREADS } from '../kdump/compress-pool.js';
 import { DEFAULT_COMPRESSION } from '../pipeline/kdump-capture.js';
 
 export interface CaptureArgs {
@@ -61,6 +62,7 @@ export interface CaptureArgs {
   s3Retries?: number;
   format: 'elf' | 'kdump';
   compress: CompressionName;
+  threads?: number;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -74,6 +76,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
       .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout and ssh://; docs/kdump-format.md)" })
       .option('compress', { choices: COMPRESSION_NAMES, default: DEFAULT_COMPRESSION, describe: '--format kdump: how pages are compressed (a page is stored raw unless that makes it smaller)' })
+      .option('threads', { type: 'number', describe: `--format kdump: threads that compress pages (default: one per core, here ${defaultThreads()}; 0: on the main thread); the file is the same whatever the count` })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })
@@ -129,6 +132,10 @@ async function runCapture(args: CaptureArgs): Promise<void> {
   wholeNumberOption('max-read-errors', args.maxReadErrors, 0);
   if (args.format !== 'kdump' && process.argv.some((a) => a === '--compress' || a.startsWith('--compress='))) throw new UsageError('--compress needs --format kdump');
   wholeNumberOption('lookahead', args.lookahead, MIN_LOOKAHEAD);
+  if (args.threads !== undefined) {
+    if (args.format !== 'kdump') throw new UsageError('--threads needs --format kdump');
+    wholeNumberOption('threads', args.threads, 0, MAX_THREADS);
+  }
   wholeNumberOption('chunk-size', args.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
   const progress = showProgress ? progressReporter() : undefined;
@@ -148,6 +155,7 @@ async function runCapture(args: CaptureArgs): Promise<void> {
     dumpLevel: args.dumpLevel,
     format: args.format,
     compress: args.compress,
+    threads: args.threads,
     name: args.name,
     tokenFile: args.tokenFile,
     transport: {

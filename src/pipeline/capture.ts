@@ -82,6 +82,8 @@ export interface CaptureOptions {
   format?: 'elf' | 'kdump';
   /** kdump format: how pages are compressed (default zlib). */
   compress?: CompressionName;
+  /** kdump format: compression worker threads (default: one per core; 0: on the calling thread). */
+  threads?: number;
   /** kdump format: the sub-header's dump level; bit 1 makes zero pages share one block. */
   dumpLevel?: number;
   /** kdump format: which pages to write (the page filter); default: every page with data that is not known bad. */
@@ -211,7 +213,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (options.format === 'kdump') {
       const compression = options.compress ?? DEFAULT_COMPRESSION;
       const selection = options.pageSelection ?? filter.outcome?.selection;
-      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection, onProgress: options.onProgress };
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, threads: options.threads, selection, onProgress: options.onProgress };
       kdump = await captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });

@@ -4,7 +4,9 @@ import { UsageError } from '../errors.js';
 import { PT_LOAD } from '../elf/constants.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
-import { inlineCompressor, type CompressionName } from '../kdump/compress.js';
+import type { CompressionName } from '../kdump/compress.js';
+import { workerCompressor } from '../kdump/compress-pool.js';
+import { inlineCompressor } from '../kdump/page-pack.js';
 import { kdumpMetadata } from '../kdump/metadata.js';
 import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
 import { loadSelection } from '../mm/load-selection.js';
@@ -29,6 +31,8 @@ export interface KdumpCaptureInput {
   errors: ReadErrorLog;
   compression: CompressionName;
   dumpLevel: number;
+  /** Compression worker threads (default: one per core); 0 compresses on the calling thread. The file is the same. */
+  threads?: number;
   /** The page filter's answer; without it, every page with data that is not known bad (-d 0 without the mem_map walk). */
   selection?: PageSelection;
   onProgress?: (written: number, total: number) => void;
@@ -58,7 +62,7 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const selection = input.selection ?? planSelection(prefix, plan);
   const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
   const output = positionedOutput(input.sink);
-  const compressor = await inlineCompressor(input.compression);
+  const compressor = input.threads === 0 ? await inlineCompressor(input.compression, prefix.pageSize) : await workerCompressor({ method: input.compression, pageSize: prefix.pageSize, threads: input.threads });
   try {
     const result = await writeKdump({
       meta,
