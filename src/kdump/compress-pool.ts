@@ -1,6 +1,7 @@
 // A pool of worker threads that pack batches of pages, so that compression runs on every core beside the reads and writes.
 
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IoError, UsageError } from '../errors.js';
 import { COMPRESSION_FLAGS, type CompressionName } from './compress.js';
@@ -8,7 +9,6 @@ import type { PackedBatch, PackJob, PageCompressor } from './page-pack.js';
 
 export interface WorkerSetup {
   method: CompressionName;
-  pageSize: number;
 }
 
 export interface WorkerRequest {
@@ -24,10 +24,9 @@ export type WorkerReply =
 
 export interface PoolOptions {
   method: CompressionName;
-  pageSize: number;
   /** Worker threads; default os.availableParallelism(). */
   threads?: number;
-  /** The worker's script; tests give one that fails. */
+  /** The worker's script (default: SLIMCORE_COMPRESS_WORKER, a path, else compress-worker): tests give one that fails. */
   workerUrl?: URL;
 }
 
@@ -54,10 +53,11 @@ interface Waiting {
 
 /** Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline. */
 export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
-  const { method, pageSize } = options;
+  const { method } = options;
   const threads = options.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads} is not in 1..${MAX_THREADS}`);
-  const url = options.workerUrl ?? new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  const override = process.env.SLIMCORE_COMPRESS_WORKER;
+  const url = options.workerUrl ?? (override ? pathToFileURL(override) : new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
   const workers: Worker[] = [];
   const idle: Worker[] = [];
   const queue: WorkerRequest[] = [];
@@ -83,7 +83,7 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
 
   const ready: Promise<void>[] = [];
   for (let n = 0; n < threads; n++) {
-    const worker = spawn(url, { method, pageSize });
+    const worker = spawn(url, { method });
     workers.push(worker);
     ready.push(
       new Promise<void>((resolve, reject) => {

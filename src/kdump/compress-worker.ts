@@ -14,8 +14,8 @@ function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 
 let pack: BatchPacker | undefined;
 try {
-  await loadCodecs();
-  pack = batchPacker(setup.method, setup.pageSize);
+  await loadCodecs([setup.method]);
+  pack = batchPacker(setup.method);
   reply({ kind: 'ready' });
 } catch (err) {
   reply({ kind: 'unavailable', message: (err as Error).message });

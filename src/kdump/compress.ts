@@ -27,23 +27,33 @@ type Zstd = typeof import('@bokuweb/zstd-wasm');
 let snappy: Snappy | undefined;
 let zstd: Zstd | undefined;
 const loadErrors = new Map<string, string>();
-let loaded: Promise<void> | undefined;
+const loading = new Map<'snappy' | 'zstd', Promise<void>>();
+
+const loaders = {
+  snappy: () => import('snappy').then((m) => void (snappy = m)),
+  zstd: () =>
+    import('@bokuweb/zstd-wasm').then(async (m) => {
+      await m.init();
+      zstd = m;
+    }),
+};
 
 /**
  * snappy (a native binding) and zstd (WebAssembly) are loaded once, and only by the kdump format: an ELF capture never
- * pays for them, and a codec that cannot load fails only when it is used.
+ * pays for them, a zlib one (and each of its workers) neither, and a codec that cannot load fails only when it is used.
  */
-export function loadCodecs(): Promise<void> {
-  loaded ??= Promise.all([
-    import('snappy').then((m) => void (snappy = m)).catch((err: Error) => void loadErrors.set('snappy', err.message.split('\n')[0])),
-    import('@bokuweb/zstd-wasm')
-      .then(async (m) => {
-        await m.init();
-        zstd = m;
-      })
-      .catch((err: Error) => void loadErrors.set('zstd', err.message.split('\n')[0])),
-  ]).then(() => undefined);
-  return loaded;
+export function loadCodecs(names: readonly CompressionName[] = COMPRESSION_NAMES): Promise<void> {
+  const wanted = names.filter((n): n is 'snappy' | 'zstd' => n === 'snappy' || n === 'zstd');
+  return Promise.all(
+    wanted.map((name) => {
+      let done = loading.get(name);
+      if (!done) {
+        done = loaders[name]().catch((err: Error) => void loadErrors.set(name, err.message.split('\n')[0]));
+        loading.set(name, done);
+      }
+      return done;
+    }),
+  ).then(() => undefined);
 }
 
 function need<T>(codec: T | undefined, name: string, error: (message: string) => Error): T {

@@ -9,6 +9,7 @@ export interface PackJob {
   /** Room for `count` pages: the packed data, page after page. */
   out: ArrayBuffer;
   count: number;
+  pageSize: number;
   /** Dump level bit 1: zero pages are found and share one block. */
   findZeroPages: boolean;
 }
@@ -26,10 +27,12 @@ export interface PackedBatch {
 export type BatchPacker = (job: PackJob) => PackedBatch;
 
 /** Call loadCodecs() first. */
-export function batchPacker(method: CompressionName, pageSize: number): BatchPacker {
+export function batchPacker(method: CompressionName): BatchPacker {
   const codec = pageCodec(method);
-  const zeroPage = Buffer.alloc(pageSize);
+  let zeroPage = Buffer.alloc(0);
   return (job) => {
+    const { pageSize } = job;
+    if (zeroPage.length !== pageSize) zeroPage = Buffer.alloc(pageSize);
     const pages = Buffer.from(job.pages, 0, job.count * pageSize);
     const out = Buffer.from(job.out);
     if (out.length < pages.length) throw new Error(`a batch of ${job.count} pages with ${out.length} bytes for its output`);
@@ -60,8 +63,8 @@ export interface PageCompressor {
 }
 
 /** Packs on the calling thread (`--threads 0`). */
-export async function inlineCompressor(name: CompressionName, pageSize: number): Promise<PageCompressor> {
-  await loadCodecs();
-  const pack = batchPacker(name, pageSize);
+export async function inlineCompressor(name: CompressionName): Promise<PageCompressor> {
+  await loadCodecs([name]);
+  const pack = batchPacker(name);
   return { name, flag: COMPRESSION_FLAGS[name], pack: async (job) => pack(job), async close() {} };
 }

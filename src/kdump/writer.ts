@@ -133,7 +133,7 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
           await options.readPages(first, n, Buffer.from(slot.pages, count * ps, n * ps));
           count += n;
         }
-        const packing = compressor.pack({ pages: slot.pages, out: slot.out, count, findZeroPages });
+        const packing = compressor.pack({ pages: slot.pages, out: slot.out, count, pageSize: ps, findZeroPages });
         // Settled in order below, or abandoned when an earlier batch failed: never an unhandled rejection.
         packing.catch(() => undefined);
         inFlight.push(packing);

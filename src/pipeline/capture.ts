@@ -35,7 +35,7 @@ import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { CompressionName } from '../kdump/compress.js';
 import type { PageSelection } from '../mm/page-selection.js';
-import { captureKdump, DEFAULT_COMPRESSION, type KdumpCaptureResult } from './kdump-capture.js';
+import { captureKdump, DEFAULT_COMPRESSION, startCompressor, type KdumpCaptureResult } from './kdump-capture.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
 /** Objects queued between stages; each is at most one chunk, so this bounds buffering in bytes. */
@@ -155,6 +155,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const dumpLevel = options.dumpLevel ?? 0;
   const source = await openSource(options.input);
   let sink: DumpSink | undefined;
+  // Started first: the workers start up beside the prefix, the kernel log and the page filter.
+  const compressor = options.format === 'kdump' ? startCompressor(options.compress ?? DEFAULT_COMPRESSION, options.threads) : undefined;
+  compressor?.catch(() => undefined);
   try {
     checkDumpLevel(dumpLevel, !source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
@@ -211,9 +214,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     let kdump: KdumpCaptureResult | undefined;
     let progress: SerializerProgress = { written: 0 };
     if (options.format === 'kdump') {
-      const compression = options.compress ?? DEFAULT_COMPRESSION;
       const selection = options.pageSelection ?? filter.outcome?.selection;
-      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, threads: options.threads, selection, onProgress: options.onProgress };
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compressor: compressor!, dumpLevel, selection, onProgress: options.onProgress };
       kdump = await captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });
@@ -294,6 +296,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     await sink?.abort().catch(() => undefined);
     throw err;
   } finally {
+    await compressor?.then((c) => c.close(), () => undefined);
     await source.close();
   }
 }

@@ -6,7 +6,7 @@ import type { DumpPrefix } from '../dump/prefix.js';
 import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
 import type { CompressionName } from '../kdump/compress.js';
 import { workerCompressor } from '../kdump/compress-pool.js';
-import { inlineCompressor } from '../kdump/page-pack.js';
+import { inlineCompressor, type PageCompressor } from '../kdump/page-pack.js';
 import { kdumpMetadata } from '../kdump/metadata.js';
 import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
 import { loadSelection } from '../mm/load-selection.js';
@@ -29,10 +29,9 @@ export interface KdumpCaptureInput {
   plan: CapturePlan;
   sink: DumpSink;
   errors: ReadErrorLog;
-  compression: CompressionName;
   dumpLevel: number;
-  /** Compression worker threads (default: one per core); 0 compresses on the calling thread. The file is the same. */
-  threads?: number;
+  /** From startCompressor(), started early: the workers start up while the page filter runs. The caller closes it. */
+  compressor: Promise<PageCompressor>;
   /** The page filter's answer; without it, every page with data that is not known bad (-d 0 without the mem_map walk). */
   selection?: PageSelection;
   onProgress?: (written: number, total: number) => void;
@@ -52,6 +51,11 @@ export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelect
   return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
 }
 
+/** Compression worker threads (default: one per core); 0 compresses on the calling thread. The file is the same. */
+export function startCompressor(method: CompressionName, threads?: number): Promise<PageCompressor> {
+  return threads === 0 ? inlineCompressor(method) : workerCompressor({ method, threads });
+}
+
 export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptureResult> {
   const { prefix, source, plan } = input;
   if (input.fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
@@ -62,20 +66,16 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const selection = input.selection ?? planSelection(prefix, plan);
   const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
   const output = positionedOutput(input.sink);
-  const compressor = input.threads === 0 ? await inlineCompressor(input.compression, prefix.pageSize) : await workerCompressor({ method: input.compression, pageSize: prefix.pageSize, threads: input.threads });
-  try {
-    const result = await writeKdump({
-      meta,
-      selection,
-      readPages: pfnReader(source, segments, prefix.pageSize, input.errors),
-      compressor,
-      dumpLevel: input.dumpLevel,
-      output,
-      onProgress: (written) => input.onProgress?.(written, 0),
-    });
-    await output.finish();
-    return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
-  } finally {
-    await compressor.close();
-  }
+  const compressor = await input.compressor;
+  const result = await writeKdump({
+    meta,
+    selection,
+    readPages: pfnReader(source, segments, prefix.pageSize, input.errors),
+    compressor,
+    dumpLevel: input.dumpLevel,
+    output,
+    onProgress: (written) => input.onProgress?.(written, 0),
+  });
+  await output.finish();
+  return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
 }
