@@ -105,8 +105,7 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
   const inFlight: Array<Promise<PackedBatch>> = [];
 
   const store = async (packed: PackedBatch) => {
-    const out = Buffer.from(packed.out, 0, packed.total);
-    let at = 0;
+    let offset = await pages.addBytes(Buffer.from(packed.out, 0, packed.total));
     for (const size of packed.sizes) {
       if (size === 0) {
         stats.zeroPages++;
@@ -116,8 +115,8 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
       const raw = size === ps;
       if (raw) stats.rawPages++;
       else stats.compressedPages++;
-      await pages.addDesc(await pages.addData(out.subarray(at, at + size), raw ? 0 : compressor.flag));
-      at += size;
+      await pages.addDesc({ offset, size, flags: raw ? 0 : compressor.flag });
+      offset += size;
     }
     free.push({ pages: packed.pages, out: packed.out });
   };
@@ -212,9 +211,13 @@ class PageSink {
     this.descStart = layout.descOffset;
   }
 
-  /** Copies `bytes`: the caller reuses its buffers, and the output owns what it is handed. */
   async addData(bytes: Buffer, flags: number): Promise<PageDesc> {
-    const desc = { offset: this.dataEnd, size: bytes.length, flags };
+    return { offset: await this.addBytes(bytes), size: bytes.length, flags };
+  }
+
+  /** Copies `bytes` (the caller reuses its buffers, and the output owns what it is handed); returns their offset. */
+  async addBytes(bytes: Buffer): Promise<number> {
+    const offset = this.dataEnd;
     this.dataEnd += bytes.length;
     for (let at = 0; at < bytes.length; ) {
       const n = Math.min(bytes.length - at, DATA_CHUNK - this.dataBytes);
@@ -223,7 +226,7 @@ class PageSink {
       at += n;
       if (this.dataBytes === DATA_CHUNK) await this.flushData();
     }
-    return desc;
+    return offset;
   }
 
   async addDesc(desc: PageDesc): Promise<void> {
