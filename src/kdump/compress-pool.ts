@@ -24,15 +24,19 @@ export type WorkerReply =
 
 export interface PoolOptions {
   method: CompressionName;
-  /** Worker threads; default os.availableParallelism(). */
-  threads?: number;
+  /** Worker threads, at least 1. */
+  threads: number;
   /** The worker's script (default: SLIMCORE_COMPRESS_WORKER, a path, else compress-worker): tests give one that fails. */
   workerUrl?: URL;
 }
 
 export const MAX_THREADS = 256;
 
-export const defaultThreads = (): number => Math.min(availableParallelism(), MAX_THREADS);
+/** One worker per core; on one core none (the calling thread packs): a worker would add its memory and no speed. */
+export const defaultThreads = (): number => {
+  const cores = availableParallelism();
+  return cores > 1 ? Math.min(cores, MAX_THREADS) : 0;
+};
 
 // Small heaps: a worker holds one batch at a time, and every MiB of heap it keeps counts against the capture's RSS.
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 };
@@ -54,7 +58,7 @@ interface Waiting {
 /** Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline. */
 export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
   const { method } = options;
-  const threads = options.threads ?? defaultThreads();
+  const { threads } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads} is not in 1..${MAX_THREADS}`);
   const override = process.env.SLIMCORE_COMPRESS_WORKER;
   const url = options.workerUrl ?? (override ? pathToFileURL(override) : new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));

@@ -5,7 +5,7 @@ import { PT_LOAD } from '../elf/constants.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
 import type { CompressionName } from '../kdump/compress.js';
-import { workerCompressor } from '../kdump/compress-pool.js';
+import { defaultThreads, workerCompressor } from '../kdump/compress-pool.js';
 import { inlineCompressor, type PageCompressor } from '../kdump/page-pack.js';
 import { kdumpMetadata } from '../kdump/metadata.js';
 import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
@@ -51,8 +51,8 @@ export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelect
   return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
 }
 
-/** Compression worker threads (default: one per core); 0 compresses on the calling thread. The file is the same. */
-export function startCompressor(method: CompressionName, threads?: number): Promise<PageCompressor> {
+/** Compression worker threads (default: one per core, none on one core); 0 packs on the calling thread. The file is the same. */
+export function startCompressor(method: CompressionName, threads = defaultThreads()): Promise<PageCompressor> {
   return threads === 0 ? inlineCompressor(method) : workerCompressor({ method, threads });
 }
 
