@@ -74,7 +74,8 @@ export function pageCodec(name: CompressionName): PageCodec | undefined {
       return zlibPageCodec();
     case 'snappy': {
       const { compressSync } = need(snappy, 'snappy', (m) => new UsageError(`--compress snappy: ${m}`));
-      return (page, out, at) => copyIfSmaller(compressSync(page), page, out, at);
+      // A copy in the V8 heap: external buffers, one per page, pile up to 64 MiB a thread before V8 collects them.
+      return (page, out, at) => copyIfSmaller(compressSync(page, { copyOutputData: true }), page, out, at);
     }
     case 'zstd': {
       const { compress } = need(zstd, 'zstd', (m) => new UsageError(`--compress zstd: ${m}`));

@@ -7,7 +7,7 @@ import { kdumpLayout, PAGE_DESC_SIZE, type KdumpLayout } from './layout.js';
 import { writePageDesc, type PageDesc } from './page-desc.js';
 import type { PackedBatch, PageCompressor } from './page-pack.js';
 
-/** Where the bytes go; the output owns every buffer handed to it. */
+/** Where the bytes go; once a write resolves, the output is done with its buffer, which the writer reuses. */
 export interface PositionedOutput {
   write(offset: number, bytes: Buffer): Promise<void>;
 }
@@ -198,10 +198,11 @@ interface Slot {
 class PageSink {
   descriptors = 0;
   dataEnd: number;
-  private descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
+  private readonly descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
   private descFill = 0;
   private descStart: number;
-  private chunk = Buffer.allocUnsafeSlow(DATA_CHUNK);
+  // Reused after each write: a fresh 1 MiB per write is memory outside V8's heap, which it collects only late.
+  private readonly chunk = Buffer.allocUnsafeSlow(DATA_CHUNK);
   private dataBytes = 0;
   private dataStart: number;
 
@@ -215,7 +216,7 @@ class PageSink {
     return { offset: await this.addBytes(bytes), size: bytes.length, flags };
   }
 
-  /** Copies `bytes` (the caller reuses its buffers, and the output owns what it is handed); returns their offset. */
+  /** Copies `bytes` (the caller reuses its buffers) into the one data buffer; returns their offset. */
   async addBytes(bytes: Buffer): Promise<number> {
     const offset = this.dataEnd;
     this.dataEnd += bytes.length;
@@ -245,7 +246,6 @@ class PageSink {
     if (this.dataBytes === 0) return;
     const bytes = this.chunk.subarray(0, this.dataBytes);
     const at = this.dataStart;
-    this.chunk = Buffer.allocUnsafeSlow(DATA_CHUNK);
     this.dataStart += this.dataBytes;
     this.dataBytes = 0;
     await this.output.write(at, bytes);
@@ -258,7 +258,6 @@ class PageSink {
     const at = this.descStart;
     this.descStart += bytes.length;
     this.descFill = 0;
-    this.descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
     await this.output.write(at, bytes);
   }
 }
