@@ -39,7 +39,7 @@ export const defaultThreads = (): number => {
 };
 
 // Small heaps: a worker holds one batch at a time, and every MiB of heap it keeps counts against the capture's RSS.
-const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 };
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 };
 
 function spawn(url: URL, workerData: WorkerSetup): Worker {
   // Run from source by tsx (tests), the worker is TypeScript too, and worker threads do not inherit tsx's hooks.
