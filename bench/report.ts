@@ -1,5 +1,6 @@
 // Turns timed runs into medians, ratios to baselines and the issue's targets, as a markdown table and as JSON.
 
+import { kdumpTargets } from './kdump-targets.js';
 import type { RunOutcome } from './measure.js';
 import { formatSize, GiB } from './options.js';
 
@@ -27,6 +28,8 @@ export interface ScenarioResult {
   outputBytes?: number;
   /** Throughput of this scenario over the other's, same input, same bench run. */
   ratios: Array<{ id: string; label: string; ratio: number }>;
+  /** Output size of this scenario over the other's. */
+  sizeRatios?: Array<{ id: string; label: string; ratio: number }>;
 }
 
 export interface Target {
@@ -72,6 +75,17 @@ export function addRatios(group: ScenarioResult[], comparedWith: Map<string, str
   }
 }
 
+/** Fills in each scenario's output size over the sizes of the scenarios it names, within one input. */
+export function addSizeRatios(group: ScenarioResult[], comparedWith: Map<string, string[] | undefined>): void {
+  for (const r of group) {
+    for (const otherId of comparedWith.get(r.id) ?? []) {
+      const other = group.find((o) => o.id === otherId);
+      if (!r.outputBytes || !other?.outputBytes) continue;
+      (r.sizeRatios ??= []).push({ id: other.id, label: other.label, ratio: r.outputBytes / other.outputBytes });
+    }
+  }
+}
+
 const fmt = (n: number | undefined, digits: number): string => (n === undefined ? '–' : n.toFixed(digits));
 
 export function inputCell(input: InputInfo): string {
@@ -88,7 +102,8 @@ export function markdownTable(results: ScenarioResult[]): string {
   ];
   for (const r of results) {
     const vs = r.error ? `**failed**: ${r.error}` : r.ratios.map((x) => `${x.ratio.toFixed(2)}× ${x.label}`).join('; ');
-    const label = r.id.startsWith('kdump') || r.id.startsWith('mdf-') ? `${r.label} (${r.outputBytes ?? '?'} bytes out)` : r.label;
+    const sizes = (r.sizeRatios ?? []).map((x) => `; ${x.ratio.toFixed(3)}× the size of ${x.label}`).join('');
+    const label = r.id.startsWith('kdump') || r.id.startsWith('mdf-') ? `${r.label} (${r.outputBytes?.toLocaleString('en') ?? '?'} bytes out${sizes})` : r.label;
     lines.push(`| ${inputCell(r.input)} | ${cell(label)} | ${r.runs.length} | ${fmt(r.medianSeconds, 3)} | ${fmt(r.gbPerSecond, 2)} | ${fmt(r.peakRssMiB, 1)} | ${cell(vs)} |`);
   }
   return lines.join('\n');
@@ -156,6 +171,7 @@ export function computeTargets(results: ScenarioResult[]): Target[] {
   targets.push(mdf
     ? { name: 'real fixture: full → new file vs `makedumpfile -E -d 0`', value: `${(1 / mdf.ratio).toFixed(2)}× its time (${ourFixture?.medianSeconds?.toFixed(3)} s vs ${((ourFixture?.medianSeconds ?? 0) * mdf.ratio).toFixed(3)} s)`, status: mdf.ratio >= 1 ? 'met' : 'NOT met', note: 'aim: beat it (time < 1×)' }
     : { name: 'real fixture: full → new file vs `makedumpfile -E -d 0`', value: '–', status: 'n/a', note: ourFixture?.error ?? 'not run' });
+  targets.push(...kdumpTargets(results));
   return targets;
 }
 

@@ -9,7 +9,7 @@ import { prepareHelperScripts } from './helper-scripts.js';
 import { diskPlan, prepareDenseGroup, prepareFixtureGroup, prepareSparseGroup, type Environment, type Group, type Prepared } from './groups.js';
 import { measureRun, runningGroups, TIME_BIN, type RunOutcome } from './measure.js';
 import { formatSize, parseOptions, repoRoot, type BenchOptions } from './options.js';
-import { addRatios, computeTargets, markdownTable, summarize, targetsTable, type ScenarioResult } from './report.js';
+import { addRatios, addSizeRatios, computeTargets, markdownTable, summarize, targetsTable, type ScenarioResult } from './report.js';
 import { receiverMissingReason } from './tcp-scenario.js';
 import { startupTargets } from './startup-scenarios.js';
 
@@ -55,6 +55,7 @@ async function runGroup(group: Group, options: BenchOptions, scratchDir: string)
   }
   const results = group.scenarios.map((s) => summarize(group.input, s, outcomes.get(s.id) ?? []));
   addRatios(results, new Map(group.scenarios.map((s) => [s.id, s.comparedWith])));
+  addSizeRatios(results, new Map(group.scenarios.map((s) => [s.id, s.sizeComparedWith])));
   return results;
 }
 

@@ -14,6 +14,8 @@ export interface Scenario {
   spec: RunSpec;
   /** Ids of baselines (or other scenarios) of the same input whose throughput this one is divided by. */
   comparedWith: string[];
+  /** Ids whose output size this one's is divided by (kdump against makedumpfile). */
+  sizeComparedWith?: string[];
 }
 
 export interface ScenarioContext {

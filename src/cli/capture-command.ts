@@ -5,7 +5,8 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION } from '../pipeline/capture-def
 import { DEFAULT_MAX_READ_ERRORS } from '../sources/read-errors.js';
 import { READER_CHOICES, type ReaderChoice } from '../sources/mapped-reader.js';
 import { withS3Options, type S3Args } from './s3-options.js';
-import { COMPRESSION_NAMES, type CompressionName } from '../kdump/compress.js';
+import { COMPRESSION_NAMES, type CompressionName } from '../kdump/choices.js';
+import { defaultThreads } from '../kdump/choices.js';
 
 export interface CaptureArgs extends S3Args {
   input?: string;
@@ -36,6 +37,7 @@ export interface CaptureArgs extends S3Args {
   dumpLevel: number;
   format: 'elf' | 'kdump';
   compress: CompressionName;
+  threads?: number;
 }
 
 export const captureCommand: CommandModule<object, CaptureArgs> = {
@@ -49,6 +51,7 @@ export const captureCommand: CommandModule<object, CaptureArgs> = {
       .option('dump-level', { alias: 'd', type: 'number', default: 0, describe: "leave out pages by class, as makedumpfile -d: 1 zero pages, 2 page cache, 4 private cache, 8 user data, 16 free pages (31 all); needs an input that can seek. Poisoned and offline pages are left out at every level" })
       .option('format', { choices: ['elf', 'kdump'] as const, default: 'elf' as const, describe: "elf: a plain ELF vmcore; kdump: makedumpfile's compressed format (flattened on stdout, ssh:// and s3://; docs/kdump-format.md)" })
       .option('compress', { choices: COMPRESSION_NAMES, default: DEFAULT_COMPRESSION, describe: '--format kdump: how pages are compressed (a page is stored raw unless that makes it smaller)' })
+      .option('threads', { type: 'number', describe: `--format kdump: worker threads that compress pages (default: one per core, here ${defaultThreads()}; 0: on the main thread, the default on one core); the file is the same whatever the count` })
       .option('fault', { type: 'string', array: true, default: [] as string[], describe: 'physical address PADDR[+LEN] to zero-fill (hex or decimal); repeatable' })
       .option('faults', { type: 'string', array: true, default: [] as string[], describe: 'file of faults: address lines, a JSON array of MCE records, or kernel log text with "mce: [Hardware Error]" lines' })
       .option('strict', { type: 'boolean', default: false, describe: 'treat every warning as an error (exit 3)' })

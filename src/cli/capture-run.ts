@@ -10,6 +10,7 @@ import { stopOnSignals } from './signals.js';
 import { filterJson, formatFilterSummary } from '../inspect/filter-report.js';
 import type { CaptureArgs } from './capture-command.js';
 import { s3OptionsOf } from './s3-options.js';
+import { MAX_THREADS } from '../kdump/choices.js';
 
 /** Enough of a pipe for an ELF header and a few program headers. */
 const MIN_LOOKAHEAD = 4096;
@@ -39,6 +40,10 @@ async function runCapture(args: CaptureArgs): Promise<void> {
   wholeNumberOption('max-read-errors', args.maxReadErrors, 0);
   if (args.format !== 'kdump' && process.argv.some((a) => a === '--compress' || a.startsWith('--compress='))) throw new UsageError('--compress needs --format kdump');
   wholeNumberOption('lookahead', args.lookahead, MIN_LOOKAHEAD);
+  if (args.threads !== undefined) {
+    if (args.format !== 'kdump') throw new UsageError('--threads needs --format kdump');
+    wholeNumberOption('threads', args.threads, 0, MAX_THREADS);
+  }
   wholeNumberOption('chunk-size', args.chunkSize, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const showProgress = !args.quiet && !args.json && (args.progress ?? Boolean(process.stderr.isTTY));
   const progress = showProgress ? progressReporter() : undefined;
@@ -58,6 +63,7 @@ async function runCapture(args: CaptureArgs): Promise<void> {
     dumpLevel: args.dumpLevel,
     format: args.format,
     compress: args.compress,
+    threads: args.threads,
     name: args.name,
     tokenFile: args.tokenFile,
     transport: {

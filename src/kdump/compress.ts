@@ -1,21 +1,13 @@
-// Page compressors for the kdump format: each returns a page's compressed bytes, or null when they are not strictly smaller.
+// The kdump format's page codecs: loading them, compressing one page into a batch's output, decompressing a stored page.
 
-import { deflateSync, inflateSync, constants as zlibConstants } from 'node:zlib';
+import { inflateSync } from 'node:zlib';
 import { BadInputError, UsageError } from '../errors.js';
+import { zlibPageCodec } from './zlib-page.js';
 import { DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD } from './header.js';
 
-/** No LZO: no maintained npm package ships it without a build step that downloads (docs/kdump-format.md). */
-export type CompressionName = 'zlib' | 'zstd' | 'snappy' | 'none';
-export const COMPRESSION_NAMES: readonly CompressionName[] = ['zlib', 'zstd', 'snappy', 'none'];
+import { COMPRESSION_NAMES, type CompressionName } from './choices.js';
 
-export interface PageCompressor {
-  name: CompressionName;
-  /** The header's status bit and a compressed page's flags; 0 for none. */
-  flag: number;
-  /** Compresses `count` pages of `pageSize` bytes laid end to end in `pages`. */
-  compressPages(pages: Buffer, count: number, pageSize: number): Promise<(Buffer | null)[]>;
-  close(): Promise<void>;
-}
+export { COMPRESSION_NAMES, type CompressionName } from './choices.js';
 
 export const COMPRESSION_FLAGS: Record<CompressionName, number> = {
   zlib: DUMP_DH_COMPRESSED_ZLIB,
@@ -24,31 +16,44 @@ export const COMPRESSION_FLAGS: Record<CompressionName, number> = {
   none: 0,
 };
 
-/** One page: makedumpfile's zlib is a whole zlib stream at Z_BEST_SPEED. */
-export type PageCodec = (page: Buffer) => Buffer;
+/**
+ * Compresses one page into `out` at `at` (room for a whole page there): the compressed length when it is strictly
+ * smaller than the page, else 0 (the page is stored raw).
+ */
+export type PageCodec = (page: Buffer, out: Buffer, at: number) => number;
 
 type Snappy = typeof import('snappy');
 type Zstd = typeof import('@bokuweb/zstd-wasm');
 let snappy: Snappy | undefined;
 let zstd: Zstd | undefined;
 const loadErrors = new Map<string, string>();
-let loaded: Promise<void> | undefined;
+const loading = new Map<'snappy' | 'zstd', Promise<void>>();
+
+const loaders = {
+  snappy: () => import('snappy').then((m) => void (snappy = m)),
+  zstd: () =>
+    import('@bokuweb/zstd-wasm').then(async (m) => {
+      await m.init();
+      zstd = m;
+    }),
+};
 
 /**
  * snappy (a native binding) and zstd (WebAssembly) are loaded once, and only by the kdump format: an ELF capture never
- * pays for them, and a codec that cannot load fails only when it is used.
+ * pays for them, a zlib one (and each of its workers) neither, and a codec that cannot load fails only when it is used.
  */
-export function loadCodecs(): Promise<void> {
-  loaded ??= Promise.all([
-    import('snappy').then((m) => void (snappy = m)).catch((err: Error) => void loadErrors.set('snappy', err.message.split('\n')[0])),
-    import('@bokuweb/zstd-wasm')
-      .then(async (m) => {
-        await m.init();
-        zstd = m;
-      })
-      .catch((err: Error) => void loadErrors.set('zstd', err.message.split('\n')[0])),
-  ]).then(() => undefined);
-  return loaded;
+export function loadCodecs(names: readonly CompressionName[] = COMPRESSION_NAMES): Promise<void> {
+  const wanted = names.filter((n): n is 'snappy' | 'zstd' => n === 'snappy' || n === 'zstd');
+  return Promise.all(
+    wanted.map((name) => {
+      let done = loading.get(name);
+      if (!done) {
+        done = loaders[name]().catch((err: Error) => void loadErrors.set(name, err.message.split('\n')[0]));
+        loading.set(name, done);
+      }
+      return done;
+    }),
+  ).then(() => undefined);
 }
 
 function need<T>(codec: T | undefined, name: string, error: (message: string) => Error): T {
@@ -56,18 +61,25 @@ function need<T>(codec: T | undefined, name: string, error: (message: string) =>
   return codec;
 }
 
+function copyIfSmaller(packed: Uint8Array, page: Buffer, out: Buffer, at: number): number {
+  if (packed.length >= page.length) return 0;
+  out.set(packed, at);
+  return packed.length;
+}
+
 /** The codec for a method; call loadCodecs() first. Levels as makedumpfile's: zlib and zstd at 1. */
 export function pageCodec(name: CompressionName): PageCodec | undefined {
   switch (name) {
     case 'zlib':
-      return (page) => deflateSync(page, { level: zlibConstants.Z_BEST_SPEED });
+      return zlibPageCodec();
     case 'snappy': {
       const { compressSync } = need(snappy, 'snappy', (m) => new UsageError(`--compress snappy: ${m}`));
-      return (page) => compressSync(page);
+      // A copy in the V8 heap: external buffers, one per page, pile up to 64 MiB a thread before V8 collects them.
+      return (page, out, at) => copyIfSmaller(compressSync(page, { copyOutputData: true }), page, out, at);
     }
     case 'zstd': {
       const { compress } = need(zstd, 'zstd', (m) => new UsageError(`--compress zstd: ${m}`));
-      return (page) => Buffer.from(compress(page, 1));
+      return (page, out, at) => copyIfSmaller(compress(page, 1), page, out, at);
     }
     case 'none':
       return undefined;
@@ -88,26 +100,4 @@ export function decompressPage(flags: number, data: Buffer, pageSize: number, wh
   }
   if (page.length !== pageSize) throw new BadInputError(`${where}: decompresses to ${page.length} bytes, not ${pageSize}`);
   return page;
-}
-
-/** Keeps a compressed page only when it is strictly smaller than the page, as makedumpfile does. */
-export function compressSmaller(codec: PageCodec, page: Buffer): Buffer | null {
-  const out = codec(page);
-  return out.length < page.length ? out : null;
-}
-
-/** Compresses on the calling thread. */
-export async function inlineCompressor(name: CompressionName): Promise<PageCompressor> {
-  await loadCodecs();
-  const codec = pageCodec(name);
-  return {
-    name,
-    flag: COMPRESSION_FLAGS[name],
-    async compressPages(pages, count, pageSize) {
-      const out: (Buffer | null)[] = new Array(count);
-      for (let i = 0; i < count; i++) out[i] = codec ? compressSmaller(codec, pages.subarray(i * pageSize, (i + 1) * pageSize)) : null;
-      return out;
-    },
-    async close() {},
-  };
 }

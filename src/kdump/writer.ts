@@ -5,9 +5,9 @@ import type { PageSelection } from '../mm/page-selection.js';
 import { encodeHeader, encodeSubHeader, KDUMP_HEADER_VERSION } from './header.js';
 import { kdumpLayout, PAGE_DESC_SIZE, type KdumpLayout } from './layout.js';
 import { writePageDesc, type PageDesc } from './page-desc.js';
-import type { PageCompressor } from './compress.js';
+import type { PackedBatch, PageCompressor } from './page-pack.js';
 
-/** Where the bytes go; the output owns every buffer handed to it. */
+/** Where the bytes go; once a write resolves, the output is done with its buffer, which the writer reuses. */
 export interface PositionedOutput {
   write(offset: number, bytes: Buffer): Promise<void>;
 }
@@ -36,6 +36,8 @@ export interface KdumpWriteOptions {
   output: PositionedOutput;
   /** Pages read and compressed at once. */
   batchPages?: number;
+  /** Bytes of batches (pages and packed output) read but not yet written: what bounds memory, whatever the threads. */
+  inFlightBytes?: number;
   onProgress?: (written: number) => void;
 }
 
@@ -48,8 +50,10 @@ export interface KdumpWriteResult {
   compressedPages: number;
 }
 
-const DEFAULT_BATCH_PAGES = 256;
+const DEFAULT_BATCH_PAGES = 128;
+const DEFAULT_IN_FLIGHT_BYTES = 8 << 20;
 const DESC_BATCH = 2730;
+const DATA_CHUNK = 1 << 20;
 const DUMP_LEVEL_EXCLUDE_ZERO = 1;
 
 export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWriteResult> {
@@ -91,29 +95,52 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
 
   const stats = { zeroPages: 0, rawPages: 0, compressedPages: 0 };
   const pages = new PageSink(layout, output, endian, options.onProgress);
-  const zeroPage = Buffer.alloc(ps);
-  let zeroDesc: PageDesc | undefined;
-  if (options.dumpLevel & DUMP_LEVEL_EXCLUDE_ZERO) zeroDesc = await pages.addData(zeroPage, 0);
+  const findZeroPages = (options.dumpLevel & DUMP_LEVEL_EXCLUDE_ZERO) !== 0;
+  const zeroDesc = findZeroPages ? await pages.addData(Buffer.alloc(ps), 0) : undefined;
   const batchPages = options.batchPages ?? DEFAULT_BATCH_PAGES;
-  for await (const cycle of selection.cycles()) {
-    await output.write(layout.bitmap2Offset + cycle.start / 8, Buffer.from(cycle.dumpable));
-    for (const [first, count] of dumpableRuns(cycle.dumpable, cycle.start, batchPages)) {
-      const buf = Buffer.allocUnsafe(count * ps);
-      await options.readPages(first, count, buf);
-      const compressed = await compressor.compressPages(buf, count, ps);
-      for (let i = 0; i < count; i++) {
-        const page = buf.subarray(i * ps, (i + 1) * ps);
-        if (zeroDesc && page.equals(zeroPage)) {
-          stats.zeroPages++;
-          await pages.addDesc(zeroDesc);
-          continue;
+  const batchBytes = batchPages * ps;
+  // A slot is a batch's pages and its packed output; they travel to a worker and back, and are reused.
+  const slotCount = Math.max(2, Math.floor((options.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES) / (2 * batchBytes)));
+  const free: Slot[] = Array.from({ length: slotCount }, () => ({ pages: new ArrayBuffer(batchBytes), out: new ArrayBuffer(batchBytes) }));
+  const inFlight: Array<Promise<PackedBatch>> = [];
+
+  const store = async (packed: PackedBatch) => {
+    let offset = await pages.addBytes(Buffer.from(packed.out, 0, packed.total));
+    for (const size of packed.sizes) {
+      if (size === 0) {
+        stats.zeroPages++;
+        await pages.addDesc(zeroDesc!);
+        continue;
+      }
+      const raw = size === ps;
+      if (raw) stats.rawPages++;
+      else stats.compressedPages++;
+      await pages.addDesc({ offset, size, flags: raw ? 0 : compressor.flag });
+      offset += size;
+    }
+    free.push({ pages: packed.pages, out: packed.out });
+  };
+
+  try {
+    for await (const cycle of selection.cycles()) {
+      await output.write(layout.bitmap2Offset + cycle.start / 8, Buffer.from(cycle.dumpable));
+      for (const runs of pageBatches(cycle.dumpable, cycle.start, batchPages)) {
+        if (free.length === 0) await store(await inFlight.shift()!);
+        const slot = free.pop()!;
+        let count = 0;
+        for (const [first, n] of runs) {
+          await options.readPages(first, n, Buffer.from(slot.pages, count * ps, n * ps));
+          count += n;
         }
-        const packed = compressed[i];
-        if (packed) stats.compressedPages++;
-        else stats.rawPages++;
-        await pages.addDesc(await pages.addData(packed ?? page, packed ? compressor.flag : 0));
+        const packing = compressor.pack({ pages: slot.pages, out: slot.out, count, pageSize: ps, findZeroPages });
+        // Settled in order below, or abandoned when an earlier batch failed: never an unhandled rejection.
+        packing.catch(() => undefined);
+        inFlight.push(packing);
       }
     }
+    while (inFlight.length > 0) await store(await inFlight.shift()!);
+  } finally {
+    await Promise.allSettled(inFlight);
   }
   await pages.flush();
   if (pages.descriptors !== selection.dumpableCount) {
@@ -141,14 +168,41 @@ export function* dumpableRuns(bitmap: Uint8Array, base: number, max: number): Ge
   }
 }
 
+/** Dumpable pages in pfn order, cut into batches of at most `max` pages: each a list of runs [first pfn, count]. */
+export function* pageBatches(bitmap: Uint8Array, base: number, max: number): Generator<Array<[number, number]>> {
+  let batch: Array<[number, number]> = [];
+  let fill = 0;
+  for (let [first, count] of dumpableRuns(bitmap, base, max)) {
+    while (count > 0) {
+      const take = Math.min(count, max - fill);
+      batch.push([first, take]);
+      fill += take;
+      first += take;
+      count -= take;
+      if (fill === max) {
+        yield batch;
+        batch = [];
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0) yield batch;
+}
+
+interface Slot {
+  pages: ArrayBuffer;
+  out: ArrayBuffer;
+}
+
 /** Descriptors and page data, each batched into large positioned writes. */
 class PageSink {
   descriptors = 0;
   dataEnd: number;
-  private descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
+  private readonly descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
   private descFill = 0;
   private descStart: number;
-  private data: Buffer[] = [];
+  // Reused after each write: a fresh 1 MiB per write is memory outside V8's heap, which it collects only late.
+  private readonly chunk = Buffer.allocUnsafeSlow(DATA_CHUNK);
   private dataBytes = 0;
   private dataStart: number;
 
@@ -159,12 +213,21 @@ class PageSink {
   }
 
   async addData(bytes: Buffer, flags: number): Promise<PageDesc> {
-    const desc = { offset: this.dataEnd, size: bytes.length, flags };
-    this.data.push(bytes);
-    this.dataBytes += bytes.length;
+    return { offset: await this.addBytes(bytes), size: bytes.length, flags };
+  }
+
+  /** Copies `bytes` (the caller reuses its buffers) into the one data buffer; returns their offset. */
+  async addBytes(bytes: Buffer): Promise<number> {
+    const offset = this.dataEnd;
     this.dataEnd += bytes.length;
-    if (this.dataBytes >= 1 << 20) await this.flushData();
-    return desc;
+    for (let at = 0; at < bytes.length; ) {
+      const n = Math.min(bytes.length - at, DATA_CHUNK - this.dataBytes);
+      bytes.copy(this.chunk, this.dataBytes, at, at + n);
+      this.dataBytes += n;
+      at += n;
+      if (this.dataBytes === DATA_CHUNK) await this.flushData();
+    }
+    return offset;
   }
 
   async addDesc(desc: PageDesc): Promise<void> {
@@ -181,9 +244,8 @@ class PageSink {
 
   private async flushData(): Promise<void> {
     if (this.dataBytes === 0) return;
-    const bytes = Buffer.concat(this.data, this.dataBytes);
+    const bytes = this.chunk.subarray(0, this.dataBytes);
     const at = this.dataStart;
-    this.data = [];
     this.dataStart += this.dataBytes;
     this.dataBytes = 0;
     await this.output.write(at, bytes);
@@ -196,7 +258,6 @@ class PageSink {
     const at = this.descStart;
     this.descStart += bytes.length;
     this.descFill = 0;
-    this.descBuf = Buffer.alloc(DESC_BATCH * PAGE_DESC_SIZE);
     await this.output.write(at, bytes);
   }
 }

@@ -85,6 +85,8 @@ export interface CaptureOptions {
   format?: 'elf' | 'kdump';
   /** kdump format: how pages are compressed (default zlib). */
   compress?: CompressionName;
+  /** kdump format: compression worker threads (default: one per core; 0: on the calling thread). */
+  threads?: number;
   /** kdump format: the sub-header's dump level; bit 1 makes zero pages share one block. */
   dumpLevel?: number;
   /** kdump format: which pages to write (the page filter); default: every page with data that is not known bad. */
@@ -156,10 +158,13 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const dumpLevel = options.dumpLevel ?? 0;
   const source = await openSource(options.input);
   let sink: DumpSink | undefined;
+  // The kdump format's code loads only for it.
+  const kdumpCode = options.format === 'kdump' ? await import('./kdump-capture.js') : undefined;
+  // Started first: the workers start up beside the prefix, the kernel log and the page filter.
+  const compressor = kdumpCode?.startCompressor(options.compress ?? DEFAULT_COMPRESSION, options.threads);
+  compressor?.catch(() => undefined);
   try {
     checkDumpLevel(dumpLevel, !source.seekable);
-    // The kdump format's code loads only for it.
-    const kdumpCode = options.format === 'kdump' ? await import('./kdump-capture.js') : undefined;
     kdumpCode?.checkKdumpInput(!source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
@@ -219,8 +224,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     let kdump: KdumpCaptureResult | undefined;
     let progress: SerializerProgress = { written: 0 };
     if (options.format === 'kdump') {
-      const compression = options.compress ?? DEFAULT_COMPRESSION;
-      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compression, dumpLevel, selection: kdumpSelection, onProgress: options.onProgress };
+      const kdumpInput = { prefix, source, fromPipe: Boolean(forward), plan, sink, errors, compressor: compressor!, dumpLevel, selection: kdumpSelection, onProgress: options.onProgress };
       kdump = await kdumpCode!.captureKdump(kdumpInput).catch((err) => {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });
@@ -306,6 +310,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     await sink?.abort().catch(() => undefined);
     throw err;
   } finally {
+    await compressor?.then((c) => c.close(), () => undefined);
     await source.close();
   }
 }

@@ -4,7 +4,9 @@ import { UsageError } from '../errors.js';
 import { PT_LOAD } from '../elf/constants.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
-import { inlineCompressor, type CompressionName } from '../kdump/compress.js';
+import type { CompressionName } from '../kdump/compress.js';
+import { defaultThreads, workerCompressor } from '../kdump/compress-pool.js';
+import { inlineCompressor, type PageCompressor } from '../kdump/page-pack.js';
 import { kdumpMetadata } from '../kdump/metadata.js';
 import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
 import { loadSelection } from '../mm/load-selection.js';
@@ -27,8 +29,9 @@ export interface KdumpCaptureInput {
   plan: CapturePlan;
   sink: DumpSink;
   errors: ReadErrorLog;
-  compression: CompressionName;
   dumpLevel: number;
+  /** From startCompressor(), started early: the workers start up while the page filter runs. The caller closes it. */
+  compressor: Promise<PageCompressor>;
   /** The page filter's answer; without it, every page with data that is not known bad (-d 0 without the mem_map walk). */
   selection?: PageSelection;
   onProgress?: (written: number, total: number) => void;
@@ -53,6 +56,11 @@ export function checkKdumpInput(fromPipe: boolean): void {
   if (fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
 }
 
+/** Compression worker threads (default: one per core, none on one core); 0 packs on the calling thread. The file is the same. */
+export function startCompressor(method: CompressionName, threads = defaultThreads()): Promise<PageCompressor> {
+  return threads === 0 ? inlineCompressor(method) : workerCompressor({ method, threads });
+}
+
 export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptureResult> {
   const { prefix, source, plan } = input;
   checkKdumpInput(input.fromPipe);
@@ -63,20 +71,16 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const selection = input.selection ?? planSelection(prefix, plan);
   const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
   const output = positionedOutput(input.sink);
-  const compressor = await inlineCompressor(input.compression);
-  try {
-    const result = await writeKdump({
-      meta,
-      selection,
-      readPages: pfnReader(source, segments, prefix.pageSize, input.errors),
-      compressor,
-      dumpLevel: input.dumpLevel,
-      output,
-      onProgress: (written) => input.onProgress?.(written, 0),
-    });
-    await output.finish();
-    return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
-  } finally {
-    await compressor.close();
-  }
+  const compressor = await input.compressor;
+  const result = await writeKdump({
+    meta,
+    selection,
+    readPages: pfnReader(source, segments, prefix.pageSize, input.errors),
+    compressor,
+    dumpLevel: input.dumpLevel,
+    output,
+    onProgress: (written) => input.onProgress?.(written, 0),
+  });
+  await output.finish();
+  return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
 }

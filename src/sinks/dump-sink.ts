@@ -18,7 +18,7 @@ export interface DumpSink {
   canPatch: boolean;
   /** Rewrites `bytes` at output `offset`, after the stream has finished and before commit(). */
   patch(offset: number, bytes: Buffer): Promise<void>;
-  /** Writes anywhere, in place of the stream (a seekable file; the receiver): the kdump format's header and bitmaps go last. */
+  /** Writes anywhere, in place of the stream (a seekable file; the receiver): the kdump format's header and bitmaps go last. Resolves once `bytes` may be reused. */
   writeAt?(offset: number, bytes: Buffer): Promise<void>;
   /** Makes the dump visible under its final name; call only after the stream finished. */
   commit(): Promise<void>;

@@ -48,7 +48,8 @@ export function flatteningOutput(stream: Writable): FinishableOutput {
     async write(offset, bytes) {
       await start();
       for (let at = 0; at < bytes.length; at += MAX_FLAT_RECORD) {
-        const piece = bytes.subarray(at, at + MAX_FLAT_RECORD);
+        // A copy: the stream keeps what it is given until it is flushed, and the writer reuses its buffer at once.
+        const piece = Buffer.from(bytes.subarray(at, at + MAX_FLAT_RECORD));
         stream.write(encodeRecordHeader(offset + at, piece.length));
         await writeWithBackpressure(piece);
       }

@@ -1,0 +1,136 @@
+// A pool of worker threads that pack batches of pages, so that compression runs on every core beside the reads and writes.
+
+import { defaultThreads, MAX_THREADS } from './choices.js';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { IoError, UsageError } from '../errors.js';
+import { COMPRESSION_FLAGS, type CompressionName } from './compress.js';
+import type { PackedBatch, PackJob, PageCompressor } from './page-pack.js';
+
+export interface WorkerSetup {
+  method: CompressionName;
+}
+
+export interface WorkerRequest {
+  id: number;
+  job: PackJob;
+}
+
+export type WorkerReply =
+  | { kind: 'ready' }
+  | { kind: 'unavailable'; message: string }
+  | { kind: 'packed'; id: number; packed: PackedBatch }
+  | { kind: 'failed'; id: number; message: string };
+
+export interface PoolOptions {
+  method: CompressionName;
+  /** Worker threads, at least 1. */
+  threads: number;
+  /** The worker's script (default: SLIMCORE_COMPRESS_WORKER, a path, else compress-worker): tests give one that fails. */
+  workerUrl?: URL;
+}
+
+export { defaultThreads, MAX_THREADS };
+
+// Small heaps: a worker holds one batch at a time, and every MiB of heap it keeps counts against the capture's RSS.
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 };
+
+function spawn(url: URL, workerData: WorkerSetup): Worker {
+  // Run from source by tsx (tests), the worker is TypeScript too, and worker threads do not inherit tsx's hooks.
+  if (url.pathname.endsWith('.ts')) {
+    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
+    return new Worker(boot, { eval: true, workerData, resourceLimits: RESOURCE_LIMITS });
+  }
+  return new Worker(url, { workerData, resourceLimits: RESOURCE_LIMITS });
+}
+
+interface Waiting {
+  resolve: (packed: PackedBatch) => void;
+  reject: (err: Error) => void;
+}
+
+/** Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline. */
+export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
+  const { method } = options;
+  const { threads } = options;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads} is not in 1..${MAX_THREADS}`);
+  const override = process.env.SLIMCORE_COMPRESS_WORKER;
+  const url = options.workerUrl ?? (override ? pathToFileURL(override) : new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  const workers: Worker[] = [];
+  const idle: Worker[] = [];
+  const queue: WorkerRequest[] = [];
+  const waiting = new Map<number, Waiting>();
+  let nextId = 0;
+  let closing = false;
+  let broken: Error | undefined;
+
+  const dispatch = () => {
+    while (idle.length > 0 && queue.length > 0) {
+      const worker = idle.pop()!;
+      const request = queue.shift()!;
+      worker.postMessage(request, [request.job.pages, request.job.out]);
+    }
+  };
+  const breakPool = (err: Error) => {
+    if (closing || broken) return;
+    broken = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+    queue.length = 0;
+  };
+
+  const ready: Promise<void>[] = [];
+  for (let n = 0; n < threads; n++) {
+    const worker = spawn(url, { method });
+    workers.push(worker);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        const stopped = (why: string) => {
+          const err = new IoError(`compression worker ${n + 1} of ${threads} stopped: ${why}`);
+          reject(err);
+          breakPool(err);
+        };
+        worker.on('message', (message: WorkerReply) => {
+          if (message.kind === 'ready') {
+            idle.push(worker);
+            resolve();
+          } else if (message.kind === 'unavailable') {
+            reject(new UsageError(`--compress ${method}: ${message.message}`));
+          } else {
+            const w = waiting.get(message.id);
+            waiting.delete(message.id);
+            if (message.kind === 'packed') w?.resolve(message.packed);
+            else w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
+            idle.push(worker);
+          }
+          dispatch();
+        });
+        worker.on('error', (err) => stopped(err.message.split('\n')[0]));
+        worker.on('exit', (code) => stopped(`exit code ${code}`));
+      }),
+    );
+  }
+  const closeAll = async () => {
+    closing = true;
+    await Promise.all(workers.map((w) => w.terminate()));
+  };
+  try {
+    await Promise.all(ready);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  return {
+    name: method,
+    flag: COMPRESSION_FLAGS[method],
+    pack(job) {
+      if (broken) return Promise.reject(broken);
+      const id = nextId++;
+      const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      queue.push({ id, job });
+      dispatch();
+      return done;
+    },
+    close: closeAll,
+  };
+}

@@ -1,0 +1,70 @@
+// Packs a batch of pages as the kdump file stores them: each compressed when strictly smaller, else raw; zero pages take no bytes.
+
+import { COMPRESSION_FLAGS, loadCodecs, pageCodec, type CompressionName } from './compress.js';
+
+/** A batch on its way to be packed; the buffers are transferred, not copied, to a worker and back. */
+export interface PackJob {
+  /** `count` pages laid end to end. */
+  pages: ArrayBuffer;
+  /** Room for `count` pages: the packed data, page after page. */
+  out: ArrayBuffer;
+  count: number;
+  pageSize: number;
+  /** Dump level bit 1: zero pages are found and share one block. */
+  findZeroPages: boolean;
+}
+
+export interface PackedBatch {
+  pages: ArrayBuffer;
+  out: ArrayBuffer;
+  /** Per page, its bytes in `out`: 0 for a zero page, the page size for a raw page, fewer for a compressed one. */
+  sizes: Int32Array;
+  /** Bytes of `out` used. */
+  total: number;
+}
+
+/** Packs jobs; what a worker runs, and what the calling thread runs with no workers. */
+export type BatchPacker = (job: PackJob) => PackedBatch;
+
+/** Call loadCodecs() first. */
+export function batchPacker(method: CompressionName): BatchPacker {
+  const codec = pageCodec(method);
+  let zeroPage = Buffer.alloc(0);
+  return (job) => {
+    const { pageSize } = job;
+    if (zeroPage.length !== pageSize) zeroPage = Buffer.alloc(pageSize);
+    const pages = Buffer.from(job.pages, 0, job.count * pageSize);
+    const out = Buffer.from(job.out);
+    if (out.length < pages.length) throw new Error(`a batch of ${job.count} pages with ${out.length} bytes for its output`);
+    const sizes = new Int32Array(job.count);
+    let total = 0;
+    for (let i = 0; i < job.count; i++) {
+      const page = pages.subarray(i * pageSize, (i + 1) * pageSize);
+      if (job.findZeroPages && page.equals(zeroPage)) continue;
+      let size = codec ? codec(page, out, total) : 0;
+      if (size === 0) {
+        out.set(page, total);
+        size = pageSize;
+      }
+      sizes[i] = size;
+      total += size;
+    }
+    return { pages: job.pages, out: job.out, sizes, total };
+  };
+}
+
+/** Packs batches of pages; `pack` may resolve out of order, the writer keeps the file's. */
+export interface PageCompressor {
+  name: CompressionName;
+  /** The header's status bit and a compressed page's flags; 0 for none. */
+  flag: number;
+  pack(job: PackJob): Promise<PackedBatch>;
+  close(): Promise<void>;
+}
+
+/** Packs on the calling thread (`--threads 0`). */
+export async function inlineCompressor(name: CompressionName): Promise<PageCompressor> {
+  await loadCodecs([name]);
+  const pack = batchPacker(name);
+  return { name, flag: COMPRESSION_FLAGS[name], pack: async (job) => pack(job), async close() {} };
+}
