@@ -29,7 +29,8 @@ moddir=$kroot/lib/modules/$release
 
 # Everything the images are made of decides whether they are rebuilt.
 key=$( { echo "$release"; sha256sum "$(command -v node)" /usr/sbin/kexec /usr/bin/makedumpfile "$lab"/*.sh "$repo/package-lock.json";
-         find "$repo/dist/src" "$repo/dist/transforms" "$repo/integration/debian" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)
+         find "$repo/dist/src" "$repo/dist/transforms" "$repo/integration/debian" -type f -print0 | sort -z | xargs -0 sha256sum
+         sha256sum "$repo/native/build/Release/slimcore_mmap.node" 2>/dev/null || true; } | sha256sum | cut -c1-16)
 out=$cache/images-$release-$key
 if [[ -f $out/done ]]; then echo "$out"; exit 0; fi
 log "building images in $out"
@@ -47,13 +48,16 @@ copy_with_libs() {
   done
 }
 
-# /opt: node, slim-core (a production install), makedumpfile and vmcore-dmesg, with their libraries.
+# /opt: node, slim-core (a production install; npm ls fails on extraneous packages but still lists them all), makedumpfile and vmcore-dmesg, with their libraries.
 opt=$work/opt
 copy_with_libs "$opt" "$(command -v node)" /usr/bin/makedumpfile /usr/sbin/vmcore-dmesg
 mkdir -p "$opt/slim-core"
 cp "$repo/package.json" "$opt/slim-core/"
 cp -r "$repo/dist" "$opt/slim-core/"
-(cd "$repo" && npm ls --omit=dev --parseable --all 2>/dev/null | sed "s|^$repo/||" | grep '^node_modules/' | while read -r m; do mkdir -p "$opt/slim-core/$(dirname "$m")"; cp -r "$m" "$opt/slim-core/$m"; done)
+(cd "$repo" && { npm ls --omit=dev --parseable --all 2>/dev/null || true; } | sed "s|^$repo/||" | grep '^node_modules/' | while read -r m; do mkdir -p "$opt/slim-core/$(dirname "$m")"; cp -r "$m" "$opt/slim-core/$m"; done)
+# The mmap reader's addon, when npm install built it: without it the capture kernel reads /proc/vmcore with read(2).
+addon=native/build/Release/slimcore_mmap.node
+[[ -f $repo/$addon ]] && install -D -m 755 "$repo/$addon" "$opt/slim-core/$addon"
 cat > "$opt/bin/slim-core" <<'SH'
 #!/bin/sh
 LD_LIBRARY_PATH=/opt/lib exec /opt/bin/node /opt/slim-core/dist/src/cli/main.js "$@"
