@@ -32,6 +32,9 @@ slimcore_tree() {
     done
     cp -r "$SLIMCORE_DIR/package.json" "$SLIMCORE_DIR/dist" "$tree/slim-core/"
     [[ -d $SLIMCORE_DIR/node_modules ]] && cp -r "$SLIMCORE_DIR/node_modules" "$tree/slim-core/"
+    # The mmap reader's addon, where npm install built it: without it /proc/vmcore is read with read(2).
+    local addon=native/build/Release/slimcore_mmap.node
+    [[ -f $SLIMCORE_DIR/$addon ]] && install -D -m 755 "$SLIMCORE_DIR/$addon" "$tree/slim-core/$addon"
     return 0
 }
 
