@@ -17,7 +17,7 @@ const INITRAMFS_CRASHKERNEL = '256M';
 // What Debian's kdump-tools reserves on a machine with 384 MiB or more: crashkernel=384M-:128M.
 const ROOTFS_CRASHKERNEL = '128M';
 // A full dump no longer fits in 128M since the page filter and the kdump format joined the build: node peaked at 45 MiB
-// with 46 MB free and was killed (see docs/kdump-integration.md). 160M is what it needs now.
+// with 46 MB free and was killed (see docs/kdump-integration.md). 144M was the least that worked; 160M leaves a margin.
 const ROOTFS_FULL_CRASHKERNEL = '160M';
 
 async function vmcoreDmesg(file: string): Promise<string> {

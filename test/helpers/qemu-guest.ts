@@ -44,6 +44,8 @@ export interface GuestRun {
   mode: 'auto' | 'slim' | 'full';
   crashkernel: string;
   bench?: boolean;
+  /** The guest is killed after this long (15 minutes unless told). */
+  timeoutMs?: number;
 }
 
 export interface GuestResult {
@@ -105,7 +107,7 @@ export async function bootToDump(dir: string, opts: GuestRun): Promise<GuestResu
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 900_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 900_000);
   try {
     if (opts.crash === 'mce') {
       await waitFor(serial, 'SLIMLAB IDLE', child, 600_000);

@@ -29,7 +29,8 @@ moddir=$kroot/lib/modules/$release
 
 # Everything the images are made of decides whether they are rebuilt.
 key=$( { echo "$release"; sha256sum "$(command -v node)" /usr/sbin/kexec /usr/bin/makedumpfile "$lab"/*.sh "$repo/package-lock.json";
-         find "$repo/dist/bin" "$repo/integration/debian" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)
+         find "$repo/dist/bin" "$repo/integration/debian" -type f -print0 | sort -z | xargs -0 sha256sum
+         sha256sum "$repo/native/build/Release/slimcore_mmap.node" 2>/dev/null || true; } | sha256sum | cut -c1-16)
 out=$cache/images-$release-$key
 if [[ -f $out/done ]]; then echo "$out"; exit 0; fi
 log "building images in $out"
@@ -47,7 +48,7 @@ copy_with_libs() {
   done
 }
 
-# /opt: node, slim-core (the bundled CLI), makedumpfile and vmcore-dmesg, with their libraries.
+# /opt: node, slim-core (the bundled CLI and the mmap addon), makedumpfile and vmcore-dmesg, with their libraries.
 opt=$work/opt
 copy_with_libs "$opt" "$(command -v node)" /usr/bin/makedumpfile /usr/sbin/vmcore-dmesg
 mkdir -p "$opt/slim-core/dist"
@@ -56,6 +57,9 @@ cp -r "$repo/dist/bin" "$opt/slim-core/dist/"
 # Only the bundle's externals that a capture kernel may use (--format kdump's snappy and zstd); not the S3 SDK.
 (cd "$repo" && for m in node_modules/snappy node_modules/@napi-rs/snappy-* node_modules/@bokuweb/zstd-wasm; do
   [[ -d $m ]] && mkdir -p "$opt/slim-core/$(dirname "$m")" && cp -r "$m" "$opt/slim-core/$m"; done)
+# The mmap reader's addon, when npm install built it: without it the capture kernel reads /proc/vmcore with read(2).
+addon=native/build/Release/slimcore_mmap.node
+[[ -f $repo/$addon ]] && install -D -m 755 "$repo/$addon" "$opt/slim-core/$addon"
 cat > "$opt/bin/slim-core" <<'SH'
 #!/bin/sh
 LD_LIBRARY_PATH=/opt/lib exec /opt/bin/node /opt/slim-core/dist/bin/slim-core.js "$@"

@@ -34,6 +34,9 @@ slimcore_tree() {
     cp "$SLIMCORE_DIR/package.json" "$tree/slim-core/"
     cp -r "$SLIMCORE_DIR/dist/bin" "$tree/slim-core/dist/"
     [[ -d $SLIMCORE_DIR/node_modules ]] && cp -r "$SLIMCORE_DIR/node_modules" "$tree/slim-core/"
+    # The mmap reader's addon, where npm install built it: without it /proc/vmcore is read with read(2).
+    local addon=native/build/Release/slimcore_mmap.node
+    [[ -f $SLIMCORE_DIR/$addon ]] && install -D -m 755 "$SLIMCORE_DIR/$addon" "$tree/slim-core/$addon"
     return 0
 }
 
