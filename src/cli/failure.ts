@@ -25,10 +25,15 @@ export function printDebugStack(err: unknown): void {
 
 /** Prints the one line (and with `json` the object), then exits with the failure's code. */
 export function exitWithFailure(failure: Failure, json: boolean, extra: Record<string, unknown> = {}): never {
+  reportFailure(failure, json, extra);
+  process.exit(failure.exitCode);
+}
+
+/** The one line, and with `json` the object; stderr on a pipe or file is written synchronously. */
+export function reportFailure(failure: Failure, json: boolean, extra: Record<string, unknown> = {}): void {
   process.stderr.write(`slim-core: ${failure.message}\n`);
   if (json) {
     const result: JsonResult = extra.signal ? 'interrupted' : 'error';
     process.stderr.write(JSON.stringify({ result, exitCode: failure.exitCode, error: failure.message, ...extra }) + '\n');
   }
-  process.exit(failure.exitCode);
 }

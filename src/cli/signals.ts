@@ -1,8 +1,8 @@
-// SIGTERM, SIGINT and SIGHUP during a capture: remove the temporary output, say why the capture ended, exit 128+N.
+// SIGTERM, SIGINT and SIGHUP during a capture: remove the temporary output, say why the capture ended, die by the signal.
 
 import os from 'node:os';
 import { removePartialFiles } from '../sinks/dump-sink.js';
-import { exitWithFailure } from './failure.js';
+import { reportFailure } from './failure.js';
 
 const STOPPING_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -14,7 +14,11 @@ export function stopOnSignals(json: boolean): () => void {
       const removed = removePartialFiles();
       const what = removed.length > 0 ? `; removed the unfinished ${removed.join(', ')}` : '';
       const exitCode = 128 + os.constants.signals[signal];
-      exitWithFailure({ message: `capture stopped by ${signal}${what}`, exitCode }, json, { signal });
+      reportFailure({ message: `capture stopped by ${signal}${what}`, exitCode }, json, { signal });
+      // Dying by the signal itself, not exit(): a read of a stuck pipe may hold a thread-pool thread, and exit() would
+      // wait for it forever (libuv joins its threads at exit). The parent sees the signal; a shell says 128+N.
+      for (const s of STOPPING_SIGNALS) process.removeAllListeners(s);
+      process.kill(process.pid, signal);
     };
     process.on(signal, handler);
     return [signal, handler] as const;

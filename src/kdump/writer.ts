@@ -1,4 +1,4 @@
-// Writes a kdump-compressed file as positioned writes: header, sub-header and notes, bitmaps, then descriptors and pages cycle by cycle.
+// Writes a kdump-compressed file as positioned writes: header, bitmaps, descriptors and pages cycle by cycle, then sub-header and notes.
 
 import type { Endian } from '../elf/byte-order.js';
 import type { PageSelection } from '../mm/page-selection.js';
@@ -39,6 +39,8 @@ export interface KdumpWriteOptions {
   /** Bytes of batches (pages and packed output) read but not yet written: what bounds memory, whatever the threads. */
   inFlightBytes?: number;
   onProgress?: (written: number) => void;
+  /** The notes as they go out once the pages are written (the same length as meta.notes), given what the writer found. */
+  finalNotes?: (found: { zeroPages: number }) => Buffer;
 }
 
 export interface KdumpWriteResult {
@@ -88,7 +90,6 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
     endian,
   );
   await output.write(0, header);
-  await output.write(layout.subHeaderOffset, Buffer.concat([sub, meta.notes]));
   for await (const cycle of selection.cycles()) {
     await output.write(layout.bitmap1Offset + cycle.start / 8, Buffer.from(cycle.present));
   }
@@ -146,6 +147,10 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
   if (pages.descriptors !== selection.dumpableCount) {
     throw new Error(`kdump writer: ${pages.descriptors} pages written, but the selection counted ${selection.dumpableCount}`);
   }
+  // Last, so that counts found while writing (zero pages) are in the notes on any output, flattened ones included.
+  const notes = options.finalNotes?.({ zeroPages: stats.zeroPages }) ?? meta.notes;
+  if (notes.length !== meta.notes.length) throw new Error(`kdump writer: final notes of ${notes.length} bytes, but ${meta.notes.length} were laid out`);
+  await output.write(layout.subHeaderOffset, Buffer.concat([sub, notes]));
   return { layout, size: pages.dataEnd, ...stats };
 }
 

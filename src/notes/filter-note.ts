@@ -2,7 +2,7 @@
 
 import { BadInputError } from '../errors.js';
 import { readU32, readU64, writeU32, writeU64, type Endian } from '../elf/byte-order.js';
-import { encodeNote } from '../elf/note.js';
+import { encodeNote, parseNotes } from '../elf/note.js';
 import { SLIMCORE_NOTE_NAME } from './slimcore-notes.js';
 
 export const NT_SLIMCORE_FILTER = 0x534c4304;
@@ -87,4 +87,21 @@ export function decodeFilterNote(desc: Buffer, endian: Endian): FilterSummary {
     pages.set(readU32(desc, at, endian), Number(readU64(desc, at + 8, endian)));
   }
   return { dumpLevel: readU32(desc, 4, endian), flags: readU32(desc, 8, endian), pages };
+}
+
+/**
+ * A copy of `notes` (a note segment) whose FILTER note counts `zeroPages` zero pages: for writers that find them while
+ * writing, after the note was encoded with a ZERO entry of 0. Notes without such an entry come back unchanged.
+ */
+export function withZeroPageCount(notes: Buffer, endian: Endian, zeroPages: number): Buffer {
+  const filter = parseNotes(notes, endian, 'our notes').notes.find((n) => n.name === SLIMCORE_NOTE_NAME && n.type === NT_SLIMCORE_FILTER);
+  if (!filter || filter.desc.length < FILTER_HEADER_SIZE) return notes;
+  const count = Math.min(readU32(filter.desc, 12, endian), Math.floor((filter.desc.length - FILTER_HEADER_SIZE) / FILTER_ENTRY_SIZE));
+  const out = Buffer.from(notes);
+  const descStart = filter.desc.byteOffset - notes.byteOffset;
+  for (let i = 0; i < count; i++) {
+    const at = descStart + FILTER_HEADER_SIZE + i * FILTER_ENTRY_SIZE;
+    if (readU32(out, at, endian) === PageClassCode.ZERO) writeU64(out, at + 8, BigInt(zeroPages), endian);
+  }
+  return out;
 }

@@ -1,9 +1,8 @@
-// After the data: list pages that failed to read in the dump (patching the notes in place) or in a report, and late counts.
+// After the data: list pages that failed to read in the dump (patching the notes in place) or in a report.
 
 import { writeFile } from 'node:fs/promises';
 import { IoError } from '../errors.js';
-import { hex, writeU64, type Endian } from '../elf/byte-order.js';
-import { FILTER_HEADER_SIZE } from '../notes/filter-note.js';
+import { hex, type Endian } from '../elf/byte-order.js';
 import {
   causeDescOffset,
   encodeCauseDesc,
@@ -34,18 +33,6 @@ export async function patchReadErrors(sink: DumpSink, notesOffset: number, plan:
   await sink.patch(omittedDesc + OMITTED_HEADER_SIZE + plan.omitted.length * OMITTED_ENTRY_SIZE, encodeOmittedEntries(entries, endian));
   await sink.patch(omittedDesc, encodeOmittedHeader(count, plan.omittedCapacity, plan.omittedFlags, endian));
   await sink.patch(ourNotes + causeDescOffset(), encodeCauseDesc(plan.causeAfterCopy(errors.pages), plan.causeDescSize));
-}
-
-/**
- * Puts the kdump writer's zero-page count into the FILTER note, the last of our notes, whose ZERO entry was written as 0.
- * Entries are sorted by class, so ZERO (class 1) is the first one.
- */
-export async function patchFilterZeroPages(sink: DumpSink, notesOffset: number, plan: CapturePlan, originalNotesLength: number, filterNoteLength: number, zeroPages: number, endian: Endian): Promise<void> {
-  const filterNote = notesOffset + originalNotesLength + plan.noteBytes.length - filterNoteLength;
-  const firstEntryPages = filterNote + omittedDescOffset() + FILTER_HEADER_SIZE + 8;
-  const bytes = Buffer.alloc(8);
-  writeU64(bytes, 0, BigInt(zeroPages), endian);
-  await sink.patch(firstEntryPages, bytes);
 }
 
 export interface CaptureReport {

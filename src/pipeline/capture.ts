@@ -30,7 +30,7 @@ import { ChunkPool } from '../stream/chunk-pool.js';
 import { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
 import { checkDumpLevel, pageFilterStep } from './filter-step.js';
 import { PageClassCode, type FilterSummary } from '../notes/filter-note.js';
-import { describeRange, patchFilterZeroPages, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
+import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
 import type { DumpEvent } from '../stream/events.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { FaultList } from '../faults/fault-list.js';
@@ -267,10 +267,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       await patchReadErrors(sink, notesOffset, plan, prefix.notes.end, prefix.format.endian, errors);
     }
     const summary = filter.outcome?.summary;
-    if (kdump && summary?.pages.has(PageClassCode.ZERO) && kdump.zeroPages > 0) {
-      summary.pages.set(PageClassCode.ZERO, kdump.zeroPages);
-      if (canPatch && filter.plan) await patchFilterZeroPages(sink, kdump.notesOffset, plan, prefix.notes.end, filter.plan.note.length, kdump.zeroPages, prefix.format.endian);
-    }
+    // The kdump writer put the same count in the FILTER note.
+    if (kdump && summary?.pages.has(PageClassCode.ZERO)) summary.pages.set(PageClassCode.ZERO, kdump.zeroPages);
     const lateLog = late ? await finishLateLog(async () => late.read(), plan, sink, progress.layout, prefix.notes.end, prefix.format.endian, prefix.pageSize, options.onNotice) : undefined;
     const cause = lateLog?.cause ?? plan.causeAfterCopy(errors.pages);
     if (options.report) {

@@ -9,6 +9,7 @@ import { defaultThreads, workerCompressor } from '../kdump/compress-pool.js';
 import { inlineCompressor, type PageCompressor } from '../kdump/page-pack.js';
 import { kdumpMetadata } from '../kdump/metadata.js';
 import { writeKdump, type KdumpWriteResult } from '../kdump/writer.js';
+import { withZeroPageCount } from '../notes/filter-note.js';
 import { loadSelection } from '../mm/load-selection.js';
 import type { PageSelection } from '../mm/page-selection.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
@@ -80,6 +81,7 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
     dumpLevel: input.dumpLevel,
     output,
     onProgress: (written) => input.onProgress?.(written, 0),
+    finalNotes: ({ zeroPages }) => withZeroPageCount(meta.notes, prefix.format.endian, zeroPages),
   });
   await output.finish();
   return { ...result, notesOffset: result.layout.notesOffset, flattened: output.flattened };
