@@ -8,8 +8,8 @@ export const COMPRESSION_NAMES: readonly CompressionName[] = ['zlib', 'zstd', 's
 
 export const MAX_THREADS = 256;
 
-/** One worker per core; on one core none (the calling thread packs): a worker would add its memory and no speed. */
-export const defaultThreads = (): number => {
-  const cores = availableParallelism();
-  return cores > 1 ? Math.min(cores, MAX_THREADS) : 0;
-};
+/**
+ * One worker per core but the one the main thread reads and writes on; on one core none (the calling thread packs).
+ * On 2 cores, two workers beside the main thread were slower than one (bench/README.md, the kdump format).
+ */
+export const defaultThreads = (): number => Math.min(Math.max(availableParallelism() - 1, 0), MAX_THREADS);

@@ -85,7 +85,7 @@ export interface CaptureOptions {
   format?: 'elf' | 'kdump';
   /** kdump format: how pages are compressed (default zlib). */
   compress?: CompressionName;
-  /** kdump format: compression worker threads (default: one per core; 0: on the calling thread). */
+  /** kdump format: compression worker threads (default: one per core but the main thread's; 0: on the calling thread). */
   threads?: number;
   /** kdump format: the sub-header's dump level; bit 1 makes zero pages share one block. */
   dumpLevel?: number;

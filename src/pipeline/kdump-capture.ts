@@ -57,7 +57,7 @@ export function checkKdumpInput(fromPipe: boolean): void {
   if (fromPipe) throw new UsageError('--format kdump reads pages in physical order, so it needs a file or device as input, not a pipe');
 }
 
-/** Compression worker threads (default: one per core, none on one core); 0 packs on the calling thread. The file is the same. */
+/** Compression worker threads (default: one per core but the main thread's, none on one core); 0 packs on the calling thread. The file is the same. */
 export function startCompressor(method: CompressionName, threads = defaultThreads()): Promise<PageCompressor> {
   return threads === 0 ? inlineCompressor(method) : workerCompressor({ method, threads });
 }
