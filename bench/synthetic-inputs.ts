@@ -10,7 +10,6 @@ const WRITE_CHUNK = 1 << 20;
 // ELF64 offsets; the generator writes ELF64 little-endian by default.
 const E_PHOFF = 0x20;
 const E_PHENTSIZE = 0x36;
-const E_PHNUM = 0x38;
 const P_TYPE = 0;
 const P_OFFSET = 8;
 const P_VADDR = 16;
@@ -61,12 +60,20 @@ function buildPrefix(totalBytes: number): { prefix: Buffer; segments: BenchSegme
     paddr += BigInt(size) + BigInt(((i % 5) + 1) * 2 * 1024 * 1024);
     fileOffset += size;
   }
+  placeLoads(prefix, segments);
+  return { prefix, segments };
+}
+
+/**
+ * Rewrites a generated prefix's PT_LOADs, in table order, to describe `segments` (file offset, size, physical and
+ * direct-map address). The table is read entry by entry, so extended numbering (e_phnum PN_XNUM) needs no care here.
+ */
+export function placeLoads(prefix: Buffer, segments: readonly BenchSegment[]): void {
   const phoff = Number(prefix.readBigUInt64LE(E_PHOFF));
   const phentsize = prefix.readUInt16LE(E_PHENTSIZE);
-  const phnum = prefix.readUInt16LE(E_PHNUM);
   let load = 0;
-  for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize;
+  for (let at = phoff; load < segments.length; at += phentsize) {
+    if (at + phentsize > prefix.length) throw new Error(`synthetic prefix has ${load} PT_LOADs, expected ${segments.length}`);
     if (prefix.readUInt32LE(at + P_TYPE) !== PT_LOAD) continue;
     const seg = segments[load++];
     prefix.writeBigUInt64LE(BigInt(seg.fileOffset), at + P_OFFSET);
@@ -75,8 +82,6 @@ function buildPrefix(totalBytes: number): { prefix: Buffer; segments: BenchSegme
     prefix.writeBigUInt64LE(seg.paddr, at + P_PADDR);
     prefix.writeBigUInt64LE(DIRECT_MAP + seg.paddr, at + P_VADDR);
   }
-  if (load !== SEGMENT_COUNT) throw new Error(`synthetic prefix has ${load} PT_LOADs, expected ${SEGMENT_COUNT}`);
-  return { prefix, segments };
 }
 
 /** Non-zero bytes; each page is stamped with its file offset so that no two pages are alike. */
