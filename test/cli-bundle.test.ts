@@ -58,6 +58,16 @@ test('--help lists the commands and options from yargs without loading any comma
   for (const code of COMMAND_CODE) t.false(sources.includes(code), `${code} is not loaded`);
 });
 
+test('string-width is replaced by text-width in the bundle: no Intl.Segmenter is built at start-up', async (t) => {
+  const meta = JSON.parse(await readFile(path.join(repoRoot, 'dist', 'bin-meta.json'), 'utf8')) as Metafile;
+  const inputs = Object.values(meta.outputs).flatMap(({ inputs }) => Object.keys(inputs));
+  t.true(inputs.includes('src/cli/text-width.ts'));
+  t.deepEqual(inputs.filter((input) => input.includes('/string-width/')), []);
+  for (const output of Object.keys(meta.outputs).filter((name) => name.endsWith('.js'))) {
+    t.false((await readFile(path.join(repoRoot, output), 'utf8')).includes('Intl.Segmenter'), output);
+  }
+});
+
 test('a capture by the bundle writes a slim dump, loading the pipeline only then', async (t) => {
   const dir = await tempDir(t, 'bundle-capture');
   const input = path.join(dir, 'in.elf');
