@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { IoError, UsageError } from '../errors.js';
-import { FdWriter } from './fd-writer.js';
+import { FdWriter, MAX_BYTES_PER_WRITE } from './fd-writer.js';
 import type { DumpFacts } from '../pipeline/dump-facts.js';
 
 export interface DumpSink {
@@ -116,7 +116,9 @@ export async function openFileSink(target: string, options: SinkOptions = {}): P
     canPatch: true,
     async writeAt(offset, bytes) {
       try {
-        for (let done = 0; done < bytes.length; ) done += (await fsp.write(fd, bytes, done, bytes.length - done, offset + done)).bytesWritten;
+        for (let done = 0; done < bytes.length; ) {
+          done += (await fsp.write(fd, bytes, done, Math.min(bytes.length - done, MAX_BYTES_PER_WRITE), offset + done)).bytesWritten;
+        }
       } catch (err) {
         throw new IoError(`writing ${target} at offset ${offset}: ${errnoText(err)}`, { cause: err });
       }
