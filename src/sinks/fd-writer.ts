@@ -6,9 +6,9 @@ import { Writable } from 'node:stream';
 /** Linux's IOV_MAX. */
 const MAX_IOVECS = 1024;
 /**
- * Bytes per write(2). Linux 6.x sizes page-cache folios for a new file by the length of the write: a 4 MiB write made
- * the kernel compact memory for large folios, and writing a dump to a new file took 2 to 10 times the system time of
- * 1 MiB writes (bench/README.md); a pipe takes 64 KiB per wake-up whatever the size.
+ * Bytes per write(2). On this project's test machine (Linux 6.18), 4 MiB writes to a new file took 2 to 10 times the
+ * system time of 1 MiB writes, and a full dump to a file twice the wall time (bench/README.md); why is not known
+ * (no compaction was counted). makedumpfile and cat write small pieces too; a pipe takes 64 KiB per wake-up anyway.
  */
 export const MAX_BYTES_PER_WRITE = 1 << 20;
 const EAGAIN_FIRST_WAIT_MS = 1;
