@@ -9,6 +9,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { zlibPageCodec } from '../src/kdump/zlib-page.js';
 import { dumpableRuns, pageBatches } from '../src/kdump/writer.js';
 import { workerCompressor } from '../src/kdump/compress-pool.js';
+import { batchPacker, inlineCompressor } from '../src/kdump/page-pack.js';
 import { FIXTURE_NAMES, repoRoot, realFixturePath } from './helpers/fixture.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -99,6 +100,52 @@ test('the pool packs a batch like deflateSync per page, zero pages and incompres
   t.deepEqual(out.subarray(first.length, first.length + ps), source.subarray(2 * ps, 3 * ps));
   t.deepEqual(out.subarray(first.length + ps), last);
   t.deepEqual(Buffer.from(packed.pages), source);
+});
+
+test('pages of one repeated byte pack as the codec packs them alone, whichever byte, in any order and batch', async (t) => {
+  const ps = 4096;
+  const pack = batchPacker('zlib');
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.oneof(fc.constantFrom(0, 0xcc, 0xff), fc.integer({ min: 0, max: 255 }), fc.constant(-1)), { minLength: 1, maxLength: 12 }), fc.boolean(), async (fills, findZeroPages) => {
+      const pages = Buffer.alloc(fills.length * ps);
+      fills.forEach((fill, i) => (fill < 0 ? randomBytes(ps).copy(pages, i * ps) : pages.fill(fill, i * ps, (i + 1) * ps)));
+      const source = Buffer.from(pages);
+      const packed = pack({ pages: pages.buffer, out: new ArrayBuffer(pages.length), count: fills.length, pageSize: ps, findZeroPages });
+      const out = Buffer.from(packed.out);
+      let at = 0;
+      fills.forEach((fill, i) => {
+        const page = source.subarray(i * ps, (i + 1) * ps);
+        const alone = deflateSync(page, { level: 1 });
+        const expected = fill === 0 && findZeroPages ? Buffer.alloc(0) : alone.length < ps ? alone : page;
+        t.is(packed.sizes[i], expected.length, `page ${i} (fill ${fill})`);
+        t.deepEqual(out.subarray(at, at + expected.length), expected);
+        at += expected.length;
+      });
+      t.is(packed.total, at);
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('a pool whose workers are all busy packs on the calling thread, with the bytes the inline packer makes', async (t) => {
+  const pool = await workerCompressor({ method: 'zlib', threads: 1 });
+  t.teardown(() => pool.close());
+  const inline = await inlineCompressor('zlib');
+  const ps = 4096;
+  const job = (seed: number) => {
+    const pages = Buffer.alloc(8 * ps);
+    for (let i = 0; i < pages.length; i += 64) pages.writeUInt32LE((seed * 7919 + i) >>> 0, i);
+    return { pages: pages.buffer, out: new ArrayBuffer(8 * ps), count: 8, pageSize: ps, findZeroPages: true };
+  };
+  // One worker holds two batches; the rest are packed here, before pack() returns: their pages stay with this thread.
+  const jobs = Array.from({ length: 6 }, (_, i) => job(i));
+  const results = await Promise.all(jobs.map((j) => pool.pack(j)));
+  t.deepEqual(jobs.map((j) => j.pages.byteLength === 0), [true, true, false, false, false, false]);
+  for (const [i, packed] of results.entries()) {
+    const expected = await inline.pack(job(i));
+    t.deepEqual([...packed.sizes], [...expected.sizes], `batch ${i}`);
+    t.deepEqual(Buffer.from(packed.out, 0, packed.total), Buffer.from(expected.out, 0, expected.total), `batch ${i}`);
+  }
 });
 
 test('the reused zlib handle gives deflateSync\'s bytes, each page a stream of its own, and raw when not strictly smaller', (t) => {

@@ -4,8 +4,8 @@ import { defaultThreads, MAX_THREADS } from './choices.js';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IoError, UsageError } from '../errors.js';
-import { COMPRESSION_FLAGS, type CompressionName } from './compress.js';
-import type { PackedBatch, PackJob, PageCompressor } from './page-pack.js';
+import { COMPRESSION_FLAGS, loadCodecs, type CompressionName } from './compress.js';
+import { batchPacker, type PackedBatch, type PackJob, type PageCompressor } from './page-pack.js';
 
 export interface WorkerSetup {
   method: CompressionName;
@@ -49,7 +49,17 @@ interface Waiting {
   reject: (err: Error) => void;
 }
 
-/** Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline. */
+/**
+ * Batches a worker holds at once: the one it packs and the next, so that it never waits for the main thread, which may
+ * be packing a batch of its own when the worker finishes one.
+ */
+const WORKER_DEPTH = 2;
+
+/**
+ * Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline.
+ * A batch goes to the least busy worker; when every worker holds WORKER_DEPTH batches the calling thread packs it
+ * itself rather than queue it, so that it works instead of waiting for the pool (the bytes are the same).
+ */
 export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
   const { method } = options;
   const { threads } = options;
@@ -57,32 +67,30 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
   const override = process.env.SLIMCORE_COMPRESS_WORKER;
   const url = options.workerUrl ?? (override ? pathToFileURL(override) : new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
   const workers: Worker[] = [];
-  const idle: Worker[] = [];
-  const queue: WorkerRequest[] = [];
+  // Batches each worker holds, by index in `workers`; a worker that is not ready yet holds "all it can".
+  const held: number[] = [];
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let closing = false;
   let broken: Error | undefined;
 
-  const dispatch = () => {
-    while (idle.length > 0 && queue.length > 0) {
-      const worker = idle.pop()!;
-      const request = queue.shift()!;
-      worker.postMessage(request, [request.job.pages, request.job.out]);
-    }
+  const leastBusy = (): number => {
+    let best = -1;
+    for (let n = 0; n < workers.length; n++) if (held[n] < WORKER_DEPTH && (best < 0 || held[n] < held[best])) best = n;
+    return best;
   };
   const breakPool = (err: Error) => {
     if (closing || broken) return;
     broken = err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
-    queue.length = 0;
   };
 
   const ready: Promise<void>[] = [];
   for (let n = 0; n < threads; n++) {
     const worker = spawn(url, { method });
     workers.push(worker);
+    held.push(WORKER_DEPTH);
     ready.push(
       new Promise<void>((resolve, reject) => {
         const stopped = (why: string) => {
@@ -92,7 +100,7 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
         };
         worker.on('message', (message: WorkerReply) => {
           if (message.kind === 'ready') {
-            idle.push(worker);
+            held[n] = 0;
             resolve();
           } else if (message.kind === 'unavailable') {
             reject(new UsageError(`--compress ${method}: ${message.message}`));
@@ -101,9 +109,8 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
             waiting.delete(message.id);
             if (message.kind === 'packed') w?.resolve(message.packed);
             else w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
-            idle.push(worker);
+            held[n]--;
           }
-          dispatch();
         });
         worker.on('error', (err) => stopped(err.message.split('\n')[0]));
         worker.on('exit', (code) => stopped(`exit code ${code}`));
@@ -114,8 +121,9 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
     closing = true;
     await Promise.all(workers.map((w) => w.terminate()));
   };
+  let packHere: ((job: PackJob) => PackedBatch) | undefined;
   try {
-    await Promise.all(ready);
+    await Promise.all([...ready, loadCodecs([method]).then(() => void (packHere = batchPacker(method)))]);
   } catch (err) {
     await closeAll();
     throw err;
@@ -125,10 +133,19 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
     flag: COMPRESSION_FLAGS[method],
     pack(job) {
       if (broken) return Promise.reject(broken);
+      const n = leastBusy();
+      if (n < 0) {
+        try {
+          return Promise.resolve(packHere!(job));
+        } catch (err) {
+          return Promise.reject(new IoError(`compressing pages with ${method}: ${(err as Error).message}`));
+        }
+      }
       const id = nextId++;
       const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject }));
-      queue.push({ id, job });
-      dispatch();
+      held[n]++;
+      const request: WorkerRequest = { id, job };
+      workers[n].postMessage(request, [job.pages, job.out]);
       return done;
     },
     close: closeAll,

@@ -26,13 +26,33 @@ export interface PackedBatch {
 /** Packs jobs; what a worker runs, and what the calling thread runs with no workers. */
 export type BatchPacker = (job: PackJob) => PackedBatch;
 
+/** A page of one byte repeated (zeros, 0xcc padding, 0xff): page[1..] equals page[..-1]. */
+function repeatedByte(page: Buffer): number {
+  return page.compare(page, 0, page.length - 1, 1, page.length) === 0 ? page[0] : -1;
+}
+
 /** Call loadCodecs() first. */
 export function batchPacker(method: CompressionName): BatchPacker {
   const codec = pageCodec(method);
-  let zeroPage = Buffer.alloc(0);
+  let pageSize = 0;
+  // A codec gives the same bytes for the same page: a page of one repeated byte is compressed once per byte value.
+  // At -d 0 most pages are zero pages, and each deflate of one costs more than the memcmp that finds it.
+  let filled: Array<Buffer | undefined> = [];
+  const packFilled = (byte: number, page: Buffer): Buffer => {
+    let packed = filled[byte];
+    if (!packed) {
+      const room = Buffer.alloc(pageSize);
+      const size = codec ? codec(page, room, 0) : 0;
+      packed = size === 0 ? Buffer.from(page) : room.subarray(0, size);
+      filled[byte] = packed;
+    }
+    return packed;
+  };
   return (job) => {
-    const { pageSize } = job;
-    if (zeroPage.length !== pageSize) zeroPage = Buffer.alloc(pageSize);
+    if (job.pageSize !== pageSize) {
+      pageSize = job.pageSize;
+      filled = [];
+    }
     const pages = Buffer.from(job.pages, 0, job.count * pageSize);
     const out = Buffer.from(job.out);
     if (out.length < pages.length) throw new Error(`a batch of ${job.count} pages with ${out.length} bytes for its output`);
@@ -40,11 +60,19 @@ export function batchPacker(method: CompressionName): BatchPacker {
     let total = 0;
     for (let i = 0; i < job.count; i++) {
       const page = pages.subarray(i * pageSize, (i + 1) * pageSize);
-      if (job.findZeroPages && page.equals(zeroPage)) continue;
-      let size = codec ? codec(page, out, total) : 0;
-      if (size === 0) {
-        out.set(page, total);
-        size = pageSize;
+      const byte = repeatedByte(page);
+      if (byte === 0 && job.findZeroPages) continue;
+      let size: number;
+      if (byte >= 0) {
+        const packed = packFilled(byte, page);
+        out.set(packed, total);
+        size = packed.length;
+      } else {
+        size = codec ? codec(page, out, total) : 0;
+        if (size === 0) {
+          out.set(page, total);
+          size = pageSize;
+        }
       }
       sizes[i] = size;
       total += size;
