@@ -75,6 +75,7 @@ test('--threads needs --format kdump and a whole number in 0..256', async (t) =>
 
 test('the pool refuses further batches once a worker stopped, and closes', async (t) => {
   const pool = await workerCompressor({ method: 'zlib', threads: 1, workerUrl: new URL(`file://${FAILING_WORKER}`) });
+  await pool.ready;
   const job = () => ({ pages: new ArrayBuffer(4096), out: new ArrayBuffer(4096), count: 1, pageSize: 4096, findZeroPages: false });
   await t.throwsAsync(pool.pack(job()), { message: /compression worker 1 of 1 stopped: exit code 7/ });
   await t.throwsAsync(pool.pack(job()), { message: /stopped/ });
@@ -84,6 +85,7 @@ test('the pool refuses further batches once a worker stopped, and closes', async
 test('the pool packs a batch like deflateSync per page, zero pages and incompressible pages apart, and hands the buffers back', async (t) => {
   const pool = await workerCompressor({ method: 'zlib', threads: 2 });
   t.teardown(() => pool.close());
+  await pool.ready;
   const ps = 4096;
   const pages = Buffer.alloc(4 * ps);
   pages.fill('slim-core ', 0, ps);
@@ -127,9 +129,25 @@ test('pages of one repeated byte pack as the codec packs them alone, whichever b
   );
 });
 
+test('a pool packs on the calling thread until its workers are ready, so that the capture never waits for them to start', async (t) => {
+  const pool = await workerCompressor({ method: 'zlib', threads: 1 });
+  t.teardown(() => pool.close());
+  const ps = 4096;
+  const pages = Buffer.alloc(2 * ps, 'kdump ');
+  const packed = await pool.pack({ pages: pages.buffer, out: new ArrayBuffer(2 * ps), count: 2, pageSize: ps, findZeroPages: true });
+  t.is(pages.buffer.byteLength, 2 * ps, 'packed here, not transferred');
+  const alone = deflateSync(pages.subarray(0, ps), { level: 1 });
+  t.deepEqual([...packed.sizes], [alone.length, alone.length]);
+  await pool.ready;
+  const later = Buffer.alloc(ps, 'kdump ');
+  await pool.pack({ pages: later.buffer, out: new ArrayBuffer(ps), count: 1, pageSize: ps, findZeroPages: true });
+  t.is(later.buffer.byteLength, 0, 'once ready, sent to the worker');
+});
+
 test('a pool whose workers are all busy packs on the calling thread, with the bytes the inline packer makes', async (t) => {
   const pool = await workerCompressor({ method: 'zlib', threads: 1 });
   t.teardown(() => pool.close());
+  await pool.ready;
   const inline = await inlineCompressor('zlib');
   const ps = 4096;
   const job = (seed: number) => {

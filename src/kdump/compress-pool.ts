@@ -56,11 +56,11 @@ interface Waiting {
 const WORKER_DEPTH = 2;
 
 /**
- * Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline.
- * A batch goes to the least busy worker; when every worker holds WORKER_DEPTH batches the calling thread packs it
- * itself rather than queue it, so that it works instead of waiting for the pool (the bytes are the same).
+ * Starts the workers and loads the codec here; a codec that cannot load is a usage error, as inline. A batch goes to
+ * the least busy ready worker; until a worker is ready, and whenever every one holds WORKER_DEPTH batches, the calling
+ * thread packs the batch itself rather than wait for the pool (the bytes are the same).
  */
-export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
+export async function workerCompressor(options: PoolOptions): Promise<PageCompressor & { ready: Promise<void> }> {
   const { method } = options;
   const { threads } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads} is not in 1..${MAX_THREADS}`);
@@ -86,15 +86,14 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
     waiting.clear();
   };
 
-  const ready: Promise<void>[] = [];
+  const started: Promise<void>[] = [];
   for (let n = 0; n < threads; n++) {
     const worker = spawn(url, { method });
     workers.push(worker);
     held.push(WORKER_DEPTH);
-    ready.push(
+    started.push(
       new Promise<void>((resolve, reject) => {
-        const stopped = (why: string) => {
-          const err = new IoError(`compression worker ${n + 1} of ${threads} stopped: ${why}`);
+        const stopped = (err: Error) => {
           reject(err);
           breakPool(err);
         };
@@ -103,7 +102,7 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
             held[n] = 0;
             resolve();
           } else if (message.kind === 'unavailable') {
-            reject(new UsageError(`--compress ${method}: ${message.message}`));
+            stopped(new UsageError(`--compress ${method}: ${message.message}`));
           } else {
             const w = waiting.get(message.id);
             waiting.delete(message.id);
@@ -112,18 +111,23 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
             held[n]--;
           }
         });
-        worker.on('error', (err) => stopped(err.message.split('\n')[0]));
-        worker.on('exit', (code) => stopped(`exit code ${code}`));
+        const stop = (why: string) => stopped(new IoError(`compression worker ${n + 1} of ${threads} stopped: ${why}`));
+        worker.on('error', (err) => stop(err.message.split('\n')[0]));
+        worker.on('exit', (code) => stop(`exit code ${code}`));
       }),
     );
   }
+  const ready = Promise.all(started).then(() => undefined);
+  // A worker that fails to start breaks the pool: the next batch says so.
+  ready.catch(() => undefined);
   const closeAll = async () => {
     closing = true;
     await Promise.all(workers.map((w) => w.terminate()));
   };
-  let packHere: ((job: PackJob) => PackedBatch) | undefined;
+  let packHere: (job: PackJob) => PackedBatch;
   try {
-    await Promise.all([...ready, loadCodecs([method]).then(() => void (packHere = batchPacker(method)))]);
+    await loadCodecs([method]);
+    packHere = batchPacker(method);
   } catch (err) {
     await closeAll();
     throw err;
@@ -131,12 +135,14 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
   return {
     name: method,
     flag: COMPRESSION_FLAGS[method],
+    /** Every worker has its codec; batches packed before then are packed here. */
+    ready,
     pack(job) {
       if (broken) return Promise.reject(broken);
       const n = leastBusy();
       if (n < 0) {
         try {
-          return Promise.resolve(packHere!(job));
+          return Promise.resolve(packHere(job));
         } catch (err) {
           return Promise.reject(new IoError(`compressing pages with ${method}: ${(err as Error).message}`));
         }
