@@ -166,6 +166,34 @@ test('a pool whose workers are all busy packs on the calling thread, with the by
   }
 });
 
+test('a batch of shared buffers that no worker has started is packed by the calling thread when it asks, once, with the same bytes', async (t) => {
+  const pool = await workerCompressor({ method: 'zlib', threads: 1 });
+  t.teardown(() => pool.close());
+  await pool.ready;
+  const inline = await inlineCompressor('zlib');
+  const ps = 4096;
+  const count = 32;
+  const job = (seed: number) => {
+    const pages = Buffer.from(new SharedArrayBuffer(count * ps));
+    for (let i = 0; i < pages.length; i += 16) pages.writeUInt32LE((seed * 2654435761 + i * 40503) >>> 0, i);
+    return { pages: pages.buffer, out: new SharedArrayBuffer(count * ps), count, pageSize: ps, findZeroPages: true };
+  };
+  const jobs = [job(1), job(2)];
+  // Both go to the worker, which packs one at a time: the second (at least) is not started yet.
+  const packing = jobs.map((j) => pool.pack(j));
+  t.true(pool.packWaiting!());
+  const results = await Promise.all(packing);
+  t.false(pool.packWaiting!(), 'nothing left to take');
+  for (const [i, packed] of results.entries()) {
+    const expected = await inline.pack(job(i + 1));
+    t.deepEqual([...packed.sizes], [...expected.sizes], `batch ${i}`);
+    t.deepEqual(Buffer.from(packed.out, 0, packed.total), Buffer.from(expected.out, 0, expected.total), `batch ${i}`);
+  }
+  // The worker, coming to the batch taken from it, only says so: the pool still takes batches and packs them.
+  const after = await pool.pack(job(3));
+  t.is(after.total, (await inline.pack(job(3))).total);
+});
+
 test('the reused zlib handle gives deflateSync\'s bytes, each page a stream of its own, and raw when not strictly smaller', (t) => {
   const codec = zlibPageCodec();
   fc.assert(

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IoError, UsageError } from '../errors.js';
 import { COMPRESSION_FLAGS, loadCodecs, type CompressionName } from './compress.js';
-import { batchPacker, type PackedBatch, type PackJob, type PageCompressor } from './page-pack.js';
+import { batchPacker, takeBatch, type PackedBatch, type PackJob, type PageCompressor } from './page-pack.js';
 
 export interface WorkerSetup {
   method: CompressionName;
@@ -14,12 +14,15 @@ export interface WorkerSetup {
 export interface WorkerRequest {
   id: number;
   job: PackJob;
+  /** For shared buffers: 0 until a thread takes the batch; the worker or the calling thread, whichever sets it first, packs it. */
+  claim?: Int32Array;
 }
 
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'unavailable'; message: string }
   | { kind: 'packed'; id: number; packed: PackedBatch }
+  | { kind: 'taken'; id: number }
   | { kind: 'failed'; id: number; message: string };
 
 export interface PoolOptions {
@@ -47,7 +50,11 @@ function spawn(url: URL, workerData: WorkerSetup): Worker {
 interface Waiting {
   resolve: (packed: PackedBatch) => void;
   reject: (err: Error) => void;
+  /** Set for a batch of shared buffers, which the calling thread may take. */
+  shared?: { job: PackJob; claim: Int32Array };
 }
+
+const isShared = (job: PackJob): boolean => job.pages instanceof SharedArrayBuffer && job.out instanceof SharedArrayBuffer;
 
 /**
  * Batches a worker holds at once: the one it packs and the next, so that it never waits for the main thread, which may
@@ -107,7 +114,7 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
             const w = waiting.get(message.id);
             waiting.delete(message.id);
             if (message.kind === 'packed') w?.resolve(message.packed);
-            else w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
+            else if (message.kind === 'failed') w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
             held[n]--;
           }
         });
@@ -125,6 +132,13 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
     await Promise.all(workers.map((w) => w.terminate()));
   };
   let packHere: (job: PackJob) => PackedBatch;
+  const packed = (job: PackJob): Promise<PackedBatch> => {
+    try {
+      return Promise.resolve(packHere(job));
+    } catch (err) {
+      return Promise.reject(new IoError(`compressing pages with ${method}: ${(err as Error).message}`));
+    }
+  };
   try {
     await loadCodecs([method]);
     packHere = batchPacker(method);
@@ -140,19 +154,25 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
     pack(job) {
       if (broken) return Promise.reject(broken);
       const n = leastBusy();
-      if (n < 0) {
-        try {
-          return Promise.resolve(packHere(job));
-        } catch (err) {
-          return Promise.reject(new IoError(`compressing pages with ${method}: ${(err as Error).message}`));
-        }
-      }
+      if (n < 0) return packed(job);
       const id = nextId++;
-      const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      const shared = isShared(job) ? { job, claim: new Int32Array(new SharedArrayBuffer(4)) } : undefined;
+      const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject, shared }));
       held[n]++;
-      const request: WorkerRequest = { id, job };
-      workers[n].postMessage(request, [job.pages, job.out]);
+      const request: WorkerRequest = { id, job, claim: shared?.claim };
+      workers[n].postMessage(request, shared ? [] : [job.pages as ArrayBuffer, job.out as ArrayBuffer]);
       return done;
+    },
+    packWaiting() {
+      if (broken) return false;
+      for (const [id, w] of waiting) {
+        if (!w.shared || !takeBatch(w.shared.claim)) continue;
+        // The worker, when it comes to this batch, answers 'taken'; it counts as held until then.
+        waiting.delete(id);
+        packed(w.shared.job).then(w.resolve, w.reject);
+        return true;
+      }
+      return false;
     },
     close: closeAll,
   };

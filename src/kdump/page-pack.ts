@@ -2,12 +2,15 @@
 
 import { COMPRESSION_FLAGS, loadCodecs, pageCodec, type CompressionName } from './compress.js';
 
-/** A batch on its way to be packed; the buffers are transferred, not copied, to a worker and back. */
+/**
+ * A batch on its way to be packed. Shared buffers are shared with a worker (and the calling thread may pack a batch
+ * a worker has not started); plain ones are transferred, not copied, to a worker and back.
+ */
 export interface PackJob {
   /** `count` pages laid end to end. */
-  pages: ArrayBuffer;
+  pages: ArrayBuffer | SharedArrayBuffer;
   /** Room for `count` pages: the packed data, page after page. */
-  out: ArrayBuffer;
+  out: ArrayBuffer | SharedArrayBuffer;
   count: number;
   pageSize: number;
   /** Dump level bit 1: zero pages are found and share one block. */
@@ -15,12 +18,17 @@ export interface PackJob {
 }
 
 export interface PackedBatch {
-  pages: ArrayBuffer;
-  out: ArrayBuffer;
+  pages: ArrayBuffer | SharedArrayBuffer;
+  out: ArrayBuffer | SharedArrayBuffer;
   /** Per page, its bytes in `out`: 0 for a zero page, the page size for a raw page, fewer for a compressed one. */
   sizes: Int32Array;
   /** Bytes of `out` used. */
   total: number;
+}
+
+/** Takes a batch of shared buffers for this thread (a worker or the calling one): false when another already has. */
+export function takeBatch(claim: Int32Array): boolean {
+  return Atomics.compareExchange(claim, 0, 0, 1) === 0;
 }
 
 /** Packs jobs; what a worker runs, and what the calling thread runs with no workers. */
@@ -87,6 +95,8 @@ export interface PageCompressor {
   /** The header's status bit and a compressed page's flags; 0 for none. */
   flag: number;
   pack(job: PackJob): Promise<PackedBatch>;
+  /** Packs here the oldest batch of shared buffers that no worker has started; false when there is none. */
+  packWaiting?(): boolean;
   close(): Promise<void>;
 }
 
