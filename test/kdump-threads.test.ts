@@ -1,6 +1,6 @@
 // Compression on worker threads: the same file whatever the thread count, zlib pages that decompress alone, worker failures that leave nothing.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { zlibPageCodec } from '../src/kdump/zlib-page.js';
 import { dumpableRuns, pageBatches } from '../src/kdump/writer.js';
 import { workerCompressor } from '../src/kdump/compress-pool.js';
-import { batchPacker, inlineCompressor } from '../src/kdump/page-pack.js';
+import { batchPacker, inlineCompressor, type PackedBatch, type PackJob, type PageCompressor } from '../src/kdump/page-pack.js';
 import { FIXTURE_NAMES, repoRoot, realFixturePath } from './helpers/fixture.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -144,11 +144,25 @@ test('a pool packs on the calling thread until its workers are ready, so that th
   t.is(later.buffer.byteLength, 0, 'once ready, sent to the worker');
 });
 
-test('a pool whose workers are all busy packs on the calling thread, with the bytes the inline packer makes', async (t) => {
+/** A ready one-worker pool and the inline packer to compare it with. */
+async function readyPool(t: ExecutionContext) {
   const pool = await workerCompressor({ method: 'zlib', threads: 1 });
   t.teardown(() => pool.close());
   await pool.ready;
-  const inline = await inlineCompressor('zlib');
+  return { pool, inline: await inlineCompressor('zlib') };
+}
+
+/** Each batch as the inline packer packs a fresh copy of its job. */
+async function sameAsInline(t: ExecutionContext, inline: PageCompressor, results: PackedBatch[], job: (i: number) => PackJob): Promise<void> {
+  for (const [i, packed] of results.entries()) {
+    const expected = await inline.pack(job(i));
+    t.deepEqual([...packed.sizes], [...expected.sizes], `batch ${i}`);
+    t.deepEqual(Buffer.from(packed.out, 0, packed.total), Buffer.from(expected.out, 0, expected.total), `batch ${i}`);
+  }
+}
+
+test('a pool whose workers are all busy packs on the calling thread, with the bytes the inline packer makes', async (t) => {
+  const { pool, inline } = await readyPool(t);
   const ps = 4096;
   const job = (seed: number) => {
     const pages = Buffer.alloc(8 * ps);
@@ -159,18 +173,11 @@ test('a pool whose workers are all busy packs on the calling thread, with the by
   const jobs = Array.from({ length: 6 }, (_, i) => job(i));
   const results = await Promise.all(jobs.map((j) => pool.pack(j)));
   t.deepEqual(jobs.map((j) => j.pages.byteLength === 0), [true, true, false, false, false, false]);
-  for (const [i, packed] of results.entries()) {
-    const expected = await inline.pack(job(i));
-    t.deepEqual([...packed.sizes], [...expected.sizes], `batch ${i}`);
-    t.deepEqual(Buffer.from(packed.out, 0, packed.total), Buffer.from(expected.out, 0, expected.total), `batch ${i}`);
-  }
+  await sameAsInline(t, inline, results, job);
 });
 
 test('a batch of shared buffers that no worker has started is packed by the calling thread when it asks, once, with the same bytes', async (t) => {
-  const pool = await workerCompressor({ method: 'zlib', threads: 1 });
-  t.teardown(() => pool.close());
-  await pool.ready;
-  const inline = await inlineCompressor('zlib');
+  const { pool, inline } = await readyPool(t);
   const ps = 4096;
   const count = 32;
   const job = (seed: number) => {
@@ -184,11 +191,7 @@ test('a batch of shared buffers that no worker has started is packed by the call
   t.true(pool.packWaiting!());
   const results = await Promise.all(packing);
   t.false(pool.packWaiting!(), 'nothing left to take');
-  for (const [i, packed] of results.entries()) {
-    const expected = await inline.pack(job(i + 1));
-    t.deepEqual([...packed.sizes], [...expected.sizes], `batch ${i}`);
-    t.deepEqual(Buffer.from(packed.out, 0, packed.total), Buffer.from(expected.out, 0, expected.total), `batch ${i}`);
-  }
+  await sameAsInline(t, inline, results, (i) => job(i + 1));
   // The worker, coming to the batch taken from it, only says so: the pool still takes batches and packs them.
   const after = await pool.pack(job(3));
   t.is(after.total, (await inline.pack(job(3))).total);
