@@ -4,8 +4,8 @@ import { defaultThreads, MAX_THREADS } from './choices.js';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IoError, UsageError } from '../errors.js';
-import { COMPRESSION_FLAGS, type CompressionName } from './compress.js';
-import type { PackedBatch, PackJob, PageCompressor } from './page-pack.js';
+import { COMPRESSION_FLAGS, loadCodecs, type CompressionName } from './compress.js';
+import { batchPacker, takeBatch, type PackedBatch, type PackJob, type PageCompressor } from './page-pack.js';
 
 export interface WorkerSetup {
   method: CompressionName;
@@ -14,12 +14,15 @@ export interface WorkerSetup {
 export interface WorkerRequest {
   id: number;
   job: PackJob;
+  /** For shared buffers: 0 until a thread takes the batch; the worker or the calling thread, whichever sets it first, packs it. */
+  claim?: Int32Array;
 }
 
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'unavailable'; message: string }
   | { kind: 'packed'; id: number; packed: PackedBatch }
+  | { kind: 'taken'; id: number }
   | { kind: 'failed'; id: number; message: string };
 
 export interface PoolOptions {
@@ -47,75 +50,98 @@ function spawn(url: URL, workerData: WorkerSetup): Worker {
 interface Waiting {
   resolve: (packed: PackedBatch) => void;
   reject: (err: Error) => void;
+  /** Set for a batch of shared buffers, which the calling thread may take. */
+  shared?: { job: PackJob; claim: Int32Array };
 }
 
-/** Starts the workers and waits until each has its codec; a codec that cannot load is a usage error, as inline. */
-export async function workerCompressor(options: PoolOptions): Promise<PageCompressor> {
+const isShared = (job: PackJob): boolean => job.pages instanceof SharedArrayBuffer && job.out instanceof SharedArrayBuffer;
+
+/**
+ * Batches a worker holds at once: the one it packs and the next, so that it never waits for the main thread, which may
+ * be packing a batch of its own when the worker finishes one.
+ */
+const WORKER_DEPTH = 2;
+
+/**
+ * Starts the workers and loads the codec here; a codec that cannot load is a usage error, as inline. A batch goes to
+ * the least busy ready worker; until a worker is ready, and whenever every one holds WORKER_DEPTH batches, the calling
+ * thread packs the batch itself rather than wait for the pool (the bytes are the same).
+ */
+export async function workerCompressor(options: PoolOptions): Promise<PageCompressor & { ready: Promise<void> }> {
   const { method } = options;
   const { threads } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads} is not in 1..${MAX_THREADS}`);
   const override = process.env.SLIMCORE_COMPRESS_WORKER;
   const url = options.workerUrl ?? (override ? pathToFileURL(override) : new URL(`./compress-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
   const workers: Worker[] = [];
-  const idle: Worker[] = [];
-  const queue: WorkerRequest[] = [];
+  // Batches each worker holds, by index in `workers`; a worker that is not ready yet holds "all it can".
+  const held: number[] = [];
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let closing = false;
   let broken: Error | undefined;
 
-  const dispatch = () => {
-    while (idle.length > 0 && queue.length > 0) {
-      const worker = idle.pop()!;
-      const request = queue.shift()!;
-      worker.postMessage(request, [request.job.pages, request.job.out]);
-    }
+  const leastBusy = (): number => {
+    let best = -1;
+    for (let n = 0; n < workers.length; n++) if (held[n] < WORKER_DEPTH && (best < 0 || held[n] < held[best])) best = n;
+    return best;
   };
   const breakPool = (err: Error) => {
     if (closing || broken) return;
     broken = err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
-    queue.length = 0;
   };
 
-  const ready: Promise<void>[] = [];
+  const started: Promise<void>[] = [];
   for (let n = 0; n < threads; n++) {
     const worker = spawn(url, { method });
     workers.push(worker);
-    ready.push(
+    held.push(WORKER_DEPTH);
+    started.push(
       new Promise<void>((resolve, reject) => {
-        const stopped = (why: string) => {
-          const err = new IoError(`compression worker ${n + 1} of ${threads} stopped: ${why}`);
+        const stopped = (err: Error) => {
           reject(err);
           breakPool(err);
         };
         worker.on('message', (message: WorkerReply) => {
           if (message.kind === 'ready') {
-            idle.push(worker);
+            held[n] = 0;
             resolve();
           } else if (message.kind === 'unavailable') {
-            reject(new UsageError(`--compress ${method}: ${message.message}`));
+            stopped(new UsageError(`--compress ${method}: ${message.message}`));
           } else {
             const w = waiting.get(message.id);
             waiting.delete(message.id);
             if (message.kind === 'packed') w?.resolve(message.packed);
-            else w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
-            idle.push(worker);
+            else if (message.kind === 'failed') w?.reject(new IoError(`compressing pages with ${method} in worker ${n + 1}: ${message.message}`));
+            held[n]--;
           }
-          dispatch();
         });
-        worker.on('error', (err) => stopped(err.message.split('\n')[0]));
-        worker.on('exit', (code) => stopped(`exit code ${code}`));
+        const stop = (why: string) => stopped(new IoError(`compression worker ${n + 1} of ${threads} stopped: ${why}`));
+        worker.on('error', (err) => stop(err.message.split('\n')[0]));
+        worker.on('exit', (code) => stop(`exit code ${code}`));
       }),
     );
   }
+  const ready = Promise.all(started).then(() => undefined);
+  // A worker that fails to start breaks the pool: the next batch says so.
+  ready.catch(() => undefined);
   const closeAll = async () => {
     closing = true;
     await Promise.all(workers.map((w) => w.terminate()));
   };
+  let packHere: (job: PackJob) => PackedBatch;
+  const packed = (job: PackJob): Promise<PackedBatch> => {
+    try {
+      return Promise.resolve(packHere(job));
+    } catch (err) {
+      return Promise.reject(new IoError(`compressing pages with ${method}: ${(err as Error).message}`));
+    }
+  };
   try {
-    await Promise.all(ready);
+    await loadCodecs([method]);
+    packHere = batchPacker(method);
   } catch (err) {
     await closeAll();
     throw err;
@@ -123,13 +149,30 @@ export async function workerCompressor(options: PoolOptions): Promise<PageCompre
   return {
     name: method,
     flag: COMPRESSION_FLAGS[method],
+    /** Every worker has its codec; batches packed before then are packed here. */
+    ready,
     pack(job) {
       if (broken) return Promise.reject(broken);
+      const n = leastBusy();
+      if (n < 0) return packed(job);
       const id = nextId++;
-      const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject }));
-      queue.push({ id, job });
-      dispatch();
+      const shared = isShared(job) ? { job, claim: new Int32Array(new SharedArrayBuffer(4)) } : undefined;
+      const done = new Promise<PackedBatch>((resolve, reject) => waiting.set(id, { resolve, reject, shared }));
+      held[n]++;
+      const request: WorkerRequest = { id, job, claim: shared?.claim };
+      workers[n].postMessage(request, shared ? [] : [job.pages as ArrayBuffer, job.out as ArrayBuffer]);
       return done;
+    },
+    packWaiting() {
+      if (broken) return false;
+      for (const [id, w] of waiting) {
+        if (!w.shared || !takeBatch(w.shared.claim)) continue;
+        // The worker, when it comes to this batch, answers 'taken'; it counts as held until then.
+        waiting.delete(id);
+        packed(w.shared.job).then(w.resolve, w.reject);
+        return true;
+      }
+      return false;
     },
     close: closeAll,
   };

@@ -100,10 +100,17 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
   const zeroDesc = findZeroPages ? await pages.addData(Buffer.alloc(ps), 0) : undefined;
   const batchPages = options.batchPages ?? DEFAULT_BATCH_PAGES;
   const batchBytes = batchPages * ps;
-  // A slot is a batch's pages and its packed output; they travel to a worker and back, and are reused.
+  // A slot is a batch's pages and its packed output, shared with the workers and reused.
   const slotCount = Math.max(2, Math.floor((options.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES) / (2 * batchBytes)));
-  const free: Slot[] = Array.from({ length: slotCount }, () => ({ pages: new ArrayBuffer(batchBytes), out: new ArrayBuffer(batchBytes) }));
-  const inFlight: Array<Promise<PackedBatch>> = [];
+  const free: Slot[] = Array.from({ length: slotCount }, () => ({ pages: new SharedArrayBuffer(batchBytes), out: new SharedArrayBuffer(batchBytes) }));
+  const inFlight: Packing[] = [];
+  /** The oldest batch, once packed: rather than wait for a worker, this thread packs what no worker has started. */
+  const oldest = async (): Promise<PackedBatch> => {
+    const head = inFlight.shift()!;
+    // A microtask lets the head's `done` catch up with a batch packed just now.
+    while (!head.done && compressor.packWaiting?.()) await null;
+    return head.packed;
+  };
 
   const store = async (packed: PackedBatch) => {
     let offset = await pages.addBytes(Buffer.from(packed.out, 0, packed.total));
@@ -126,22 +133,25 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
     for await (const cycle of selection.cycles()) {
       await output.write(layout.bitmap2Offset + cycle.start / 8, Buffer.from(cycle.dumpable));
       for (const runs of pageBatches(cycle.dumpable, cycle.start, batchPages)) {
-        if (free.length === 0) await store(await inFlight.shift()!);
+        if (free.length === 0) await store(await oldest());
         const slot = free.pop()!;
         let count = 0;
         for (const [first, n] of runs) {
           await options.readPages(first, n, Buffer.from(slot.pages, count * ps, n * ps));
           count += n;
         }
-        const packing = compressor.pack({ pages: slot.pages, out: slot.out, count, pageSize: ps, findZeroPages });
+        const packing: Packing = { packed: compressor.pack({ pages: slot.pages, out: slot.out, count, pageSize: ps, findZeroPages }), done: false };
         // Settled in order below, or abandoned when an earlier batch failed: never an unhandled rejection.
-        packing.catch(() => undefined);
+        packing.packed.then(
+          () => void (packing.done = true),
+          () => void (packing.done = true),
+        );
         inFlight.push(packing);
       }
     }
-    while (inFlight.length > 0) await store(await inFlight.shift()!);
+    while (inFlight.length > 0) await store(await oldest());
   } finally {
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled(inFlight.map((p) => p.packed));
   }
   await pages.flush();
   if (pages.descriptors !== selection.dumpableCount) {
@@ -195,8 +205,13 @@ export function* pageBatches(bitmap: Uint8Array, base: number, max: number): Gen
 }
 
 interface Slot {
-  pages: ArrayBuffer;
-  out: ArrayBuffer;
+  pages: ArrayBuffer | SharedArrayBuffer;
+  out: ArrayBuffer | SharedArrayBuffer;
+}
+
+interface Packing {
+  packed: Promise<PackedBatch>;
+  done: boolean;
 }
 
 /** Descriptors and page data, each batched into large positioned writes. */

@@ -40,19 +40,23 @@ export function pfnReader(source: ByteSource, segments: readonly DataSegment[], 
   return async (firstPfn, count, buf) => {
     const from = BigInt(firstPfn) * page;
     const to = from + BigInt(count) * page;
-    buf.fill(0, 0, count * pageSize);
     // Calls come in ascending order: start from where the last one ended.
     if (hint >= extents.length || extents[hint].start > from) hint = 0;
     while (hint < extents.length && extents[hint].end <= from) hint++;
     const failed: FailedPage[] = [];
+    // Only the gaps between extents are zeroed: a read fills the rest, or zero-fills the pages that fail.
+    let filled = 0;
     for (let i = hint; i < extents.length && extents[i].start < to; i++) {
       const e = extents[i];
       const start = e.start > from ? e.start : from;
       const end = e.end < to ? e.end : to;
       if (end <= start) continue;
       const at = Number(start - from);
+      buf.fill(0, filled, at);
       await readRange({ source, seg: e.seg, offset: e.segOffset + Number(start - e.start), buf: buf.subarray(at, at + Number(end - start)), pageSize, pread: threadPoolPread, failed });
+      filled = at + Number(end - start);
     }
+    buf.fill(0, filled, count * pageSize);
     for (const f of failed) errors.record(f.segmentIndex, f.paddr, f.length, f.fileOffset, f.error);
   };
 }
