@@ -26,6 +26,12 @@ export interface OmittedEntry {
   flags: number;
 }
 
+/** Entries already in columns (OmittedRanges): encoded in one go. */
+export interface EncodableEntries {
+  readonly length: number;
+  encode(endian: Endian): Buffer;
+}
+
 export interface OmittedList {
   /** The used entries, in order. */
   entries: OmittedEntry[];
@@ -229,7 +235,7 @@ export function encodeOmittedEntries(entries: readonly OmittedEntry[], endian: E
 }
 
 /** The whole OMITTED note; `capacity` slots, the first entries.length used, the rest zero. */
-export function encodeOmittedNote(list: OmittedList, endian: Endian): Buffer {
+export function encodeOmittedNote(list: Omit<OmittedList, 'entries'> & { entries: readonly OmittedEntry[] | EncodableEntries }, endian: Endian): Buffer {
   const { entries, capacity, flags } = list;
   if (!Number.isInteger(capacity) || capacity < entries.length) {
     throw new RangeError(`OMITTED note: capacity ${capacity} is less than the ${entries.length} entries`);
@@ -238,7 +244,7 @@ export function encodeOmittedNote(list: OmittedList, endian: Endian): Buffer {
   if (descSize > MAX_DESC) throw new RangeError(`OMITTED note: capacity ${capacity} does not fit in one note`);
   const desc = Buffer.alloc(descSize);
   encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
-  encodeOmittedEntries(entries, endian).copy(desc, OMITTED_HEADER_SIZE);
+  ('encode' in entries ? entries.encode(endian) : encodeOmittedEntries(entries, endian)).copy(desc, OMITTED_HEADER_SIZE);
   return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, desc, endian);
 }
 

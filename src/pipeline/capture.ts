@@ -288,7 +288,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
           listedInDump,
           ranges: errors.ranges.map((r) => ({ segment: r.segmentIndex, paddr: hex(r.paddr), length: hex(r.length), fileOffset: hex(r.fileOffset), error: r.error })),
         },
-        omitted: [...plan.omitted, ...(lateLog?.listedInDump ? lateLog.entries : [])].map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
+        omitted: [...plan.omitted.toArray(), ...(lateLog?.listedInDump ? lateLog.entries : [])].map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
         ...(lateLog ? { kernelLogAfterCopy: lateLogReport(lateLog) } : {}),
       });
     }

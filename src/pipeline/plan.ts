@@ -24,8 +24,8 @@ import {
   OmitReason,
   SLIMCORE_NOTE_NAME,
   type MceProvenance,
-  type OmittedEntry,
 } from '../notes/slimcore-notes.js';
+import { OmittedRanges } from '../notes/omitted-ranges.js';
 
 export type RequestedMode = DumpMode | 'auto';
 
@@ -93,7 +93,8 @@ export interface CapturePlan {
   modeReason: string;
   records: JudgedRecord[];
   faultMap: FaultMap;
-  omitted: OmittedEntry[];
+  /** The OMITTED note's entries, in columns (a full dump with 100,000 faults has 100,000). */
+  omitted: OmittedRanges;
   cause: string;
   /** Our notes, encoded in the dump's byte order, ready to append. */
   noteBytes: Buffer;
@@ -160,7 +161,7 @@ interface CauseFacts {
   modeReason: string;
   fatal?: JudgedRecord;
   records: readonly JudgedRecord[];
-  omitted: readonly OmittedEntry[];
+  omitted: OmittedRanges;
   panicLine?: string;
 }
 
@@ -175,9 +176,9 @@ function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = f
   // Counted and sampled without a copy of the list: it may hold 100,000 entries.
   let zeroedCount = 0;
   const firstZeroed: string[] = [];
-  for (const e of omitted) {
-    if (e.reason === OmitReason.SLIM) continue;
-    if (zeroedCount++ < 4) firstZeroed.push(`${hex(e.paddr)}+${hex(e.length)}`);
+  for (let i = 0; i < omitted.count; i++) {
+    if (omitted.reason(i) === OmitReason.SLIM) continue;
+    if (zeroedCount++ < 4) firstZeroed.push(`${hex(omitted.paddr(i))}+${hex(omitted.size(i))}`);
   }
   const parts: string[] = [];
   if (zeroedCount > 0) parts.push(`${zeroedCount} range(s) zero-filled: ${firstZeroed.join(', ')}${zeroedCount > 4 ? ', ...' : ''}`);
@@ -280,8 +281,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const { records, fatal, mode, modeReason, table, faultMap, listed } = modeAndFaults(prefix, segments, input);
 
   const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])]));
-  const omitted: OmittedEntry[] =
-    table.leftOut.length === 0 ? zeroFilled : [...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })), ...zeroFilled];
+  const omitted = table.leftOut.length === 0 ? zeroFilled : OmittedRanges.of(table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })));
+  if (omitted !== zeroFilled) omitted.append(zeroFilled);
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
   const copies = table.copy.length > 0;
