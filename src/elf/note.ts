@@ -67,12 +67,18 @@ export function noteSize(name: string, descLength: number): number {
 }
 
 export function encodeNote(name: string, type: number, desc: Buffer, endian: Endian): Buffer {
+  return encodeNoteWith(name, type, desc.length, endian, (room) => desc.copy(room));
+}
+
+/** A note whose descriptor of `descSize` zero bytes `fill` writes in place: a large descriptor is not copied. */
+export function encodeNoteWith(name: string, type: number, descSize: number, endian: Endian, fill: (desc: Buffer) => void): Buffer {
   const nameBytes = Buffer.byteLength(name, 'latin1') + 1;
-  const buf = Buffer.alloc(noteSize(name, desc.length));
+  const buf = Buffer.alloc(noteSize(name, descSize));
   writeU32(buf, 0, nameBytes, endian);
-  writeU32(buf, 4, desc.length, endian);
+  writeU32(buf, 4, descSize, endian);
   writeU32(buf, 8, type, endian);
   buf.write(name, NOTE_HEADER_SIZE, 'latin1');
-  desc.copy(buf, NOTE_HEADER_SIZE + alignUp(nameBytes, 4));
+  const descAt = NOTE_HEADER_SIZE + alignUp(nameBytes, 4);
+  fill(buf.subarray(descAt, descAt + descSize));
   return buf;
 }

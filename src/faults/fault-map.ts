@@ -9,6 +9,8 @@ export { FaultList, type FaultRange } from './fault-list.js';
 
 /** Page sizes below this would make page numbers of 64-bit addresses inexact as doubles. */
 const SMALLEST_PAGE = 4096;
+/** Addresses below this are exact as doubles. */
+const EXACT_ADDRESS = 1n << 53n;
 
 /**
  * Sorted, disjoint fault ranges in page frame numbers [start, end), exact as doubles (pages of 4 KiB or more put
@@ -79,8 +81,14 @@ export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFa
   for (let i = 0; i < n; i++) {
     const paddr = list.paddr[i];
     const length = list.length[i];
-    starts[i] = Number(paddr / page);
-    ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
+    if (length === 0n && paddr < EXACT_ADDRESS) {
+      // One page, the common case: in plain numbers, no bigint arithmetic.
+      starts[i] = Math.floor(Number(paddr) / pageSize);
+      ends[i] = starts[i] + 1;
+    } else {
+      starts[i] = Number(paddr / page);
+      ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
+    }
     if (i > 0 && starts[i] < starts[i - 1]) sorted = false;
     if (i > 0 && starts[i] < ends[i - 1]) overlapping = true;
   }
@@ -146,7 +154,7 @@ export function firstEndingAfter(faults: NormalizedFaults, pfn: number): number 
 /** Maps normalized faults onto the segments; aliases (two segments holding one physical page) each get the range. */
 export function mapFaults(faults: NormalizedFaults, segments: readonly DataSegment[]): FaultMap {
   const bySegment = new Map<number, Float64Array>();
-  const entries = new OmittedRanges();
+  const entries = new OmittedRanges(faults.count);
   const used = new Uint8Array(faults.count);
   const page = BigInt(faults.pageSize);
   for (const seg of segments) {

@@ -28,8 +28,14 @@ function checkU64Sum(hi: number, what: string): void {
  */
 export class OmittedRanges {
   count = 0;
-  private words = new Uint32Array(FIRST_CAPACITY * WORDS);
-  private segments = new Int32Array(FIRST_CAPACITY);
+  private words: Uint32Array;
+  private segments: Int32Array;
+
+  /** `capacity`: the entries expected (more may be pushed). */
+  constructor(capacity = FIRST_CAPACITY) {
+    this.words = new Uint32Array(Math.max(1, capacity) * WORDS);
+    this.segments = new Int32Array(Math.max(1, capacity));
+  }
 
   static of(entries: Iterable<OmittedEntry & { segmentIndex?: number }>): OmittedRanges {
     const out = new OmittedRanges();
@@ -113,18 +119,26 @@ export class OmittedRanges {
 
   /** The entries as the note holds them (24 bytes each, in the dump's byte order). */
   encode(endian: Endian): Buffer {
-    const bytes = Buffer.from(this.words.buffer, 0, this.count * ENTRY_BYTES);
-    const out = Buffer.from(bytes);
+    const out = Buffer.alloc(this.count * ENTRY_BYTES);
+    this.encodeInto(out, 0, endian);
+    return out;
+  }
+
+  /** Writes encode()'s bytes at target[offset]. */
+  encodeInto(target: Buffer, offset: number, endian: Endian): void {
+    const out = target.subarray(offset, offset + this.count * ENTRY_BYTES);
+    out.set(new Uint8Array(this.words.buffer, 0, out.length));
     if ((endian === 'le') !== HOST_LE) out.swap32();
-    // Big-endian u64s hold the high word first.
+    // Big-endian u64s hold the high word first (swapped as bytes: `out` need not be 4-byte aligned).
     if (endian === 'be') {
-      const words = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
-      for (let at = 0; at < words.length; at += WORDS) {
-        [words[at], words[at + 1]] = [words[at + 1], words[at]];
-        [words[at + 2], words[at + 3]] = [words[at + 3], words[at + 2]];
+      for (let at = 0; at < out.length; at += ENTRY_BYTES) {
+        for (const field of [at, at + 8]) {
+          const high = out.readUInt32BE(field + 4);
+          out.writeUInt32BE(out.readUInt32BE(field), field + 4);
+          out.writeUInt32BE(high, field);
+        }
       }
     }
-    return out;
   }
 
   private copyEntry(from: OmittedRanges, i: number): void {

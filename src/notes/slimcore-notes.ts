@@ -3,7 +3,7 @@
 
 import { BadInputError } from '../errors.js';
 import { alignUp, hex, readU32, readU64, writeU32, writeU64, type Endian } from '../elf/byte-order.js';
-import { encodeNote, NOTE_HEADER_SIZE, type Note } from '../elf/note.js';
+import { encodeNote, encodeNoteWith, NOTE_HEADER_SIZE, type Note } from '../elf/note.js';
 import { decodeMceRecord, encodeMceRecord, MCE_MIN_RECORD_SIZE, MCE_RECORD_SIZE, type MceRecord } from '../mce/record.js';
 
 export const SLIMCORE_NOTE_NAME = 'SLIMCORE';
@@ -26,10 +26,10 @@ export interface OmittedEntry {
   flags: number;
 }
 
-/** Entries already in columns (OmittedRanges): encoded in one go. */
+/** Entries already in columns (OmittedRanges): encoded in one go, in place. */
 export interface EncodableEntries {
   readonly length: number;
-  encode(endian: Endian): Buffer;
+  encodeInto(target: Buffer, offset: number, endian: Endian): void;
 }
 
 export interface OmittedList {
@@ -242,10 +242,11 @@ export function encodeOmittedNote(list: Omit<OmittedList, 'entries'> & { entries
   }
   const descSize = OMITTED_HEADER_SIZE + capacity * OMITTED_ENTRY_SIZE;
   if (descSize > MAX_DESC) throw new RangeError(`OMITTED note: capacity ${capacity} does not fit in one note`);
-  const desc = Buffer.alloc(descSize);
-  encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
-  ('encode' in entries ? entries.encode(endian) : encodeOmittedEntries(entries, endian)).copy(desc, OMITTED_HEADER_SIZE);
-  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, desc, endian);
+  return encodeNoteWith(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, descSize, endian, (desc) => {
+    encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
+    if ('encodeInto' in entries) entries.encodeInto(desc, OMITTED_HEADER_SIZE, endian);
+    else encodeOmittedEntries(entries, endian).copy(desc, OMITTED_HEADER_SIZE);
+  });
 }
 
 /**

@@ -161,27 +161,32 @@ interface CauseFacts {
   modeReason: string;
   fatal?: JudgedRecord;
   records: readonly JudgedRecord[];
-  omitted: OmittedRanges;
+  /** The zero-filled entries (all but a slim dump's): how many, and the first few as text. */
+  zeroed: { count: number; first: string[] };
   panicLine?: string;
+}
+
+/** Counted and sampled once, without a copy of the list: it may hold 100,000 entries. */
+function zeroedSummary(omitted: OmittedRanges): CauseFacts['zeroed'] {
+  let count = 0;
+  const first: string[] = [];
+  for (let i = 0; i < omitted.count; i++) {
+    if (omitted.reason(i) === OmitReason.SLIM) continue;
+    if (count++ < 4) first.push(`${hex(omitted.paddr(i))}+${hex(omitted.size(i))}`);
+  }
+  return { count, first };
 }
 
 /** The CAUSE text; `readErrorPages` counts pages zero-filled because they failed to read during the copy. */
 function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = false): string {
-  const { mode, modeReason, fatal, records, omitted, panicLine } = facts;
+  const { mode, modeReason, fatal, records, zeroed, panicLine } = facts;
   const panic = panicLine ? `; the kernel said "${panicLine}"` : '';
   if (mode === 'slim') {
     if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
     return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;
   }
-  // Counted and sampled without a copy of the list: it may hold 100,000 entries.
-  let zeroedCount = 0;
-  const firstZeroed: string[] = [];
-  for (let i = 0; i < omitted.count; i++) {
-    if (omitted.reason(i) === OmitReason.SLIM) continue;
-    if (zeroedCount++ < 4) firstZeroed.push(`${hex(omitted.paddr(i))}+${hex(omitted.size(i))}`);
-  }
   const parts: string[] = [];
-  if (zeroedCount > 0) parts.push(`${zeroedCount} range(s) zero-filled: ${firstZeroed.join(', ')}${zeroedCount > 4 ? ', ...' : ''}`);
+  if (zeroed.count > 0) parts.push(`${zeroed.count} range(s) zero-filled: ${zeroed.first.join(', ')}${zeroed.count > 4 ? ', ...' : ''}`);
   if (readErrorPages > 0) parts.push(`${readErrorPages} unreadable page(s) zero-filled (read errors)`);
   // Where read errors cannot be listed in the dump, this text is final before the copy: it must not promise "none".
   if (parts.length === 0) parts.push(readErrorsUnlisted ? 'no known faulty pages' : 'no pages were omitted');
@@ -283,7 +288,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])]));
   const omitted = table.leftOut.length === 0 ? zeroFilled : OmittedRanges.of(table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })));
   if (omitted !== zeroFilled) omitted.append(zeroFilled);
-  const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
+  const facts: CauseFacts = { mode, modeReason, fatal, records, zeroed: zeroedSummary(omitted), panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
   const copies = table.copy.length > 0;
   const readErrorsUnlisted = copies && (input.readErrorsUnlisted ?? false);
