@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "slimcore_mmap",
-      "sources": ["slimcore_mmap.c", "slimcore_pread.c", "slimcore_window.c"],
+      "sources": ["slimcore_mmap.c", "slimcore_pread.c", "slimcore_window.c", "slimcore_uring.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

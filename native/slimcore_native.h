@@ -40,5 +40,8 @@ void settle_window_call(napi_env env, WindowCall *call, const double *values, si
 napi_value throw_type(napi_env env, const char *message);
 
 void register_read_runs(napi_env env, napi_value exports);
+// Reads the call's runs through this thread's io_uring, recording those that did not read whole as readRuns does
+// (sorted by start); -1 when io_uring cannot be used here, before anything is read.
+int uring_read_runs(const WindowCall *call, double *failed, size_t *failed_count);
 
 #endif

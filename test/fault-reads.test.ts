@@ -13,6 +13,8 @@ import { tempDir } from './helpers/tmp.js';
 
 const TWO_SEGMENTS: SyntheticOptions = { segments: [{ paddr: 0x100000n, size: 64 * PAGE }, { paddr: 0x800000n, size: 64 * PAGE }] };
 const NOTICE = /native reader unavailable/;
+/** Read by the addon (native/slimcore_uring.c): its reads go through pread instead of io_uring. */
+const NO_IO_URING_ENV = 'SLIMCORE_NO_IO_URING';
 
 function readRuns(): ReadRuns {
   const loaded = loadMmapAddon();
@@ -86,8 +88,10 @@ async function captureAroundFaults(t: ExecutionContext, name: string, env: NodeJ
   return readFile(out);
 }
 
-test('named faults are never read, with readRuns and on the main thread; read errors between them are zero-filled and listed; the same dump', async (t) => {
-  const native = await captureAroundFaults(t, 'readRuns', {});
+test('named faults are never read, by readRuns (io_uring, pread) and on the main thread; read errors between them are zero-filled and listed; the same dump', async (t) => {
+  const uring = await captureAroundFaults(t, 'readRuns', {});
+  const pread = await captureAroundFaults(t, 'readRuns', { [NO_IO_URING_ENV]: '1' });
   const fallback = await captureAroundFaults(t, 'main thread', { [NO_ADDON_ENV]: '1' });
-  t.true(native.equals(fallback), 'both readers write the same bytes');
+  t.true(uring.equals(fallback), 'io_uring and the main thread write the same bytes');
+  t.true(pread.equals(fallback), 'pread in the addon and the main thread write the same bytes');
 });
