@@ -170,7 +170,7 @@ function parseAddressLines(text: string, fileName: string, faults: FaultList): F
     at = text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
     const plain = plainHexAddress(text, lineStart, bodyEnd);
     if (plain >= 0) {
-      faults.addLabelled(BigInt(plain), 0n, OmitReason.USER, label, line);
+      faults.addPage(plain, OmitReason.USER, label, line);
       continue;
     }
     const body = text.slice(lineStart, bodyEnd).trim();

@@ -9,8 +9,6 @@ export { FaultList, type FaultRange } from './fault-list.js';
 
 /** Page sizes below this would make page numbers of 64-bit addresses inexact as doubles. */
 const SMALLEST_PAGE = 4096;
-/** Addresses below this are exact as doubles. */
-const EXACT_ADDRESS = 1n << 53n;
 
 /**
  * Sorted, disjoint fault ranges in page frame numbers [start, end), exact as doubles (pages of 4 KiB or more put
@@ -79,13 +77,14 @@ export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFa
   let sorted = true;
   let overlapping = false;
   for (let i = 0; i < n; i++) {
-    const paddr = list.paddr[i];
-    const length = list.length[i];
-    if (length === 0n && paddr < EXACT_ADDRESS) {
-      // One page, the common case: in plain numbers, no bigint arithmetic.
-      starts[i] = Math.floor(Number(paddr) / pageSize);
+    const onePage = list.page[i];
+    if (onePage >= 0) {
+      // One page, the common case: in plain numbers, no bigint read or arithmetic.
+      starts[i] = Math.floor(onePage / pageSize);
       ends[i] = starts[i] + 1;
     } else {
+      const paddr = list.paddr[i];
+      const length = list.length[i];
       starts[i] = Number(paddr / page);
       ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
     }
