@@ -16,6 +16,7 @@ import {
   encodeCauseNote,
   encodeMceNote,
   encodeOmittedNote,
+  omittedNoteSize,
   MCE_PROVENANCE_CRASH_OWN,
   MCE_PROVENANCE_FATAL,
   MceOrigin,
@@ -306,7 +307,15 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     newRecords.length + mceReserve > 0
       ? encodeMceNote(newRecords.map((r) => r.record), endian, newRecords.map(provenanceOf), newRecords.length + mceReserve)
       : Buffer.alloc(0);
-  const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
+  const filterNote = mode === 'full' ? (input.filter?.note ?? Buffer.alloc(0)) : Buffer.alloc(0);
+  // One buffer for our notes, the OMITTED note (megabytes with 100,000 faults) encoded straight into it.
+  const omittedAt = causeNote.length + mceNote.length;
+  const omittedSize = omittedNoteSize(omittedCapacity);
+  const noteBytes = Buffer.alloc(omittedAt + omittedSize + filterNote.length);
+  causeNote.copy(noteBytes, 0);
+  mceNote.copy(noteBytes, causeNote.length);
+  encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian, noteBytes.subarray(omittedAt, omittedAt + omittedSize));
+  filterNote.copy(noteBytes, omittedAt + omittedSize);
   return {
     mode,
     outputPhdrs: table.phdrs,
@@ -317,8 +326,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     faultMap,
     omitted,
     cause,
-    noteBytes: Buffer.concat([causeNote, mceNote, omittedNote, mode === 'full' ? (input.filter?.note ?? Buffer.alloc(0)) : Buffer.alloc(0)]),
-    omittedNoteOffset: causeNote.length + mceNote.length,
+    noteBytes,
+    omittedNoteOffset: omittedAt,
     omittedCapacity,
     omittedFlags,
     causeDescSize: endian === 'le' ? causeNote.readUInt32LE(4) : causeNote.readUInt32BE(4),
