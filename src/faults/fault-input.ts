@@ -151,12 +151,20 @@ function plainHexAddress(text: string, from: number, to: number): number {
   return at === to ? value : -1;
 }
 
+/** Lines of text (an upper bound on its faults), counted without a string each. */
+function lineCount(text: string): number {
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
+}
+
 /**
  * One pass over the lines, without an array of them or an object per line: 100,000 addresses cost a few MiB. Plain
  * hex addresses (most lists) are read from the characters, without a string each.
  */
 function parseAddressLines(text: string, fileName: string, faults: FaultList): FaultFileContents {
   const label = faults.labelId(fileName);
+  faults.reserve(lineCount(text));
   let line = 1;
   for (let at = 0; at < text.length; line++) {
     let end = at;

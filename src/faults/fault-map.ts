@@ -44,9 +44,10 @@ class MergedColumns {
   readonly reason: Uint8Array;
   readonly from: Uint32Array;
 
-  constructor(capacity: number) {
-    this.start = new Float64Array(capacity);
-    this.end = new Float64Array(capacity);
+  /** `start`/`end`: arrays to fill in place (their entry i is read before anything past i is written). */
+  constructor(capacity: number, start: Float64Array = new Float64Array(capacity), end: Float64Array = new Float64Array(capacity)) {
+    this.start = start;
+    this.end = end;
     this.reason = new Uint8Array(capacity);
     this.from = new Uint32Array(capacity);
   }
@@ -95,9 +96,9 @@ export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFa
   return { count: merged.count, start: merged.start, end: merged.end, reason: merged.reason, from: merged.from, list, pageSize };
 }
 
-/** The common case, a sorted list of pages or ranges that do not overlap: one pass. */
+/** The common case, a sorted list of pages or ranges that do not overlap: one pass, merged in place (fresh memory is dear). */
 function mergeDisjoint(list: FaultList, starts: Float64Array, ends: Float64Array): MergedColumns {
-  const out = new MergedColumns(list.count);
+  const out = new MergedColumns(list.count, starts, ends);
   for (let i = 0; i < list.count; i++) out.push(starts[i], ends[i], list.reason[i], i);
   return out;
 }
