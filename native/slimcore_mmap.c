@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "slimcore_native.h"
 
 // Per copying thread: the source window it is reading now, and where to jump back to when a page in it faults.
 // Set before the guard is armed, so the handler never makes glibc allocate this thread's TLS block.
@@ -71,21 +72,14 @@ static int install_handler(void) {
 }
 
 // One copy: ranges [start, end) of dst, where dst[0] is file offset `position`; faulted pages come back as ranges.
+// call.pairs: the ranges to copy.
 typedef struct {
-  int fd;
-  int64_t position;
-  char *dst;
-  size_t dst_length;
-  double *ranges;
-  size_t range_count;
+  WindowCall call;
   double *faults;  // up to one pair per page of the ranges
   size_t fault_count;
   size_t fault_capacity;
   int error;  // errno of a failed mmap, 0 if none
   int64_t error_offset;
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref dst_ref;
 } CopyJob;
 
 static void add_fault(CopyJob *job, size_t start, size_t end) {
@@ -113,7 +107,7 @@ static void copy_guarded(CopyJob *job, const char *map, size_t map_base, size_t 
       while (at < end) {
         size_t next = ((map_base + at) / page + 1) * page - map_base;
         if (next > end) next = end;
-        memcpy(job->dst + at, map + at, next - at);
+        memcpy(job->call.dst + at, map + at, next - at);
         at = next;
       }
       guard_armed = 0;
@@ -121,7 +115,7 @@ static void copy_guarded(CopyJob *job, const char *map, size_t map_base, size_t 
       // The page holding `at` faulted (only that page's bytes were being read).
       size_t bad_end = ((map_base + at) / page + 1) * page - map_base;
       if (bad_end > end) bad_end = end;
-      memset(job->dst + at, 0, bad_end - at);
+      memset(job->call.dst + at, 0, bad_end - at);
       add_fault(job, at, bad_end);
       at = bad_end;
     }
@@ -133,14 +127,14 @@ static void run_copy(napi_env env, void *data) {
   CopyJob *job = data;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   guard_armed = 0;
-  for (size_t i = 0; i < job->range_count && job->error == 0; i++) {
-    size_t start = (size_t)job->ranges[2 * i], end = (size_t)job->ranges[2 * i + 1];
+  for (size_t i = 0; i < job->call.pair_count && job->error == 0; i++) {
+    size_t start = (size_t)job->call.pairs[2 * i], end = (size_t)job->call.pairs[2 * i + 1];
     if (end <= start) continue;
-    int64_t file_start = job->position + (int64_t)start;
+    int64_t file_start = job->call.position + (int64_t)start;
     int64_t map_offset = file_start - file_start % (int64_t)page;
     size_t lead = (size_t)(file_start - map_offset);
     size_t map_length = lead + (end - start);
-    char *map = mmap(NULL, map_length, PROT_READ, MAP_SHARED, job->fd, map_offset);
+    char *map = mmap(NULL, map_length, PROT_READ, MAP_SHARED, job->call.fd, map_offset);
     if (map == MAP_FAILED) {
       job->error = errno;
       job->error_offset = file_start;
@@ -154,7 +148,7 @@ static void run_copy(napi_env env, void *data) {
     }
     // Index the mapping by dst offsets: map_at(x) is the byte of file offset position + x.
     const char *map_at = map + lead - start;
-    copy_guarded(job, map_at, (size_t)(job->position % (int64_t)page), start, end, page);
+    copy_guarded(job, map_at, (size_t)(job->call.position % (int64_t)page), start, end, page);
     munmap(map, map_length);
   }
 }
@@ -176,55 +170,17 @@ static napi_value make_error(napi_env env, int err, int64_t offset) {
 static void finish_copy(napi_env env, napi_status status, void *data) {
   CopyJob *job = data;
   if (status != napi_ok) job->error = ECANCELED;
-  if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, make_error(env, job->error, job->error_offset));
-  } else {
-    napi_value array_buffer, result;
-    void *bytes;
-    napi_create_arraybuffer(env, job->fault_count * 2 * sizeof(double), &bytes, &array_buffer);
-    memcpy(bytes, job->faults, job->fault_count * 2 * sizeof(double));
-    napi_create_typedarray(env, napi_float64_array, job->fault_count * 2, array_buffer, 0, &result);
-    napi_resolve_deferred(env, job->deferred, result);
-  }
-  napi_delete_reference(env, job->dst_ref);
-  napi_delete_async_work(env, job->work);
+  settle_window_call(env, &job->call, job->faults, job->fault_count * 2, job->error != 0 ? make_error(env, job->error, job->error_offset) : NULL);
   free(job->faults);
-  free(job->ranges);
   free(job);
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
 }
 
 // copy(fd, dst: Buffer, position: number, ranges: Float64Array of [start, end) pairs in dst) -> Promise<Float64Array of faulted pairs>
 static napi_value copy(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) return throw_type(env, "copy(fd, dst, position, ranges) takes 4 arguments");
-  int32_t fd;
-  double position;
-  void *dst;
-  size_t dst_length;
-  bool is_buffer, is_typed;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_type(env, "fd must be a number");
-  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer) return throw_type(env, "dst must be a Buffer");
-  napi_get_buffer_info(env, argv[1], &dst, &dst_length);
-  if (napi_get_value_double(env, argv[2], &position) != napi_ok || position < 0) return throw_type(env, "position must be a number >= 0");
-  napi_typedarray_type type;
-  size_t count;
-  void *ranges_data;
-  if (napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed) return throw_type(env, "ranges must be a Float64Array");
-  napi_get_typedarray_info(env, argv[3], &type, &count, &ranges_data, NULL, NULL);
-  if (type != napi_float64_array || count % 2 != 0) return throw_type(env, "ranges must be a Float64Array of [start, end) pairs");
-  const double *pairs = ranges_data;
+  WindowArgs args;
+  if (!window_args(env, info, "copy(fd, dst, position, ranges)", &args)) return NULL;
   size_t pages = 0, page = (size_t)sysconf(_SC_PAGESIZE);
-  for (size_t i = 0; i < count; i += 2) {
-    if (!(pairs[i] >= 0 && pairs[i] <= pairs[i + 1] && pairs[i + 1] <= (double)dst_length)) return throw_type(env, "a range lies outside dst");
-    pages += (size_t)(pairs[i + 1] - pairs[i]) / page + 2;
-  }
+  for (size_t i = 0; i < args.pair_count; i++) pages += (size_t)(args.pairs[2 * i + 1] - args.pairs[2 * i]) / page + 2;
   int err = install_handler();
   if (err != 0) {
     napi_throw_error(env, "ESIGACTION", strerror(err));
@@ -232,28 +188,15 @@ static napi_value copy(napi_env env, napi_callback_info info) {
   }
   CopyJob *job = calloc(1, sizeof *job);
   if (job == NULL) return throw_type(env, "out of memory");
-  job->fd = fd;
-  job->position = (int64_t)position;
-  job->dst = dst;
-  job->dst_length = dst_length;
-  job->range_count = count / 2;
-  job->ranges = malloc((count > 0 ? count : 1) * sizeof(double));
   job->fault_capacity = pages;
   job->faults = malloc((pages > 0 ? pages : 1) * 2 * sizeof(double));
-  if (job->ranges == NULL || job->faults == NULL) {
-    free(job->ranges);
+  if (job->faults == NULL || !window_call_init(&job->call, &args)) {
+    free(job->call.pairs);
     free(job->faults);
     free(job);
     return throw_type(env, "out of memory");
   }
-  memcpy(job->ranges, pairs, count * sizeof(double));
-  napi_value promise, name;
-  napi_create_reference(env, argv[1], 1, &job->dst_ref);
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "slimcore_mmap_copy", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, run_copy, finish_copy, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_window_call(env, &args, "slimcore_mmap_copy", &job->call, run_copy, finish_copy, job);
 }
 
 // fileSize(fd) -> bytes up to the end of a file or block device (lseek SEEK_END; the offset is put back).
@@ -300,6 +243,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "touchUnguarded", fn);
   napi_create_uint32(env, (uint32_t)sysconf(_SC_PAGESIZE), &page);
   napi_set_named_property(env, exports, "pageSize", page);
+  register_read_runs(env, exports);
   return exports;
 }
 

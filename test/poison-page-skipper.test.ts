@@ -101,7 +101,7 @@ test('mapFaults lists a page once per segment that holds it, and reports the res
   );
   const map = mapFaults(faults, segments);
   t.deepEqual(
-    map.entries.map((e) => [e.segmentIndex, e.paddr, e.length, e.reason]),
+    map.entries.toArray().map((e) => [e.segmentIndex, e.paddr, e.length, e.reason]),
     [
       [1, 0x101000n, 0x1000n, 1],
       [2, 0x101000n, 0x1000n, 1],

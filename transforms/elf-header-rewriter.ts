@@ -5,14 +5,19 @@ import { encodeHeader } from '../src/elf/header.js';
 import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/stream/events.js';
 
-export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
+export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer | readonly Buffer[]): Buffer {
   const block = Buffer.alloc(layout.headerBlockSize);
   encodeHeader(layout.header).copy(block, 0);
   const L = classLayout(layout.header);
   layout.sectionZero?.copy(block, L.ehsize);
   layout.programHeaders.copy(block, Number(layout.header.phoff));
-  noteBytes.copy(block, layout.notesOffset);
+  let at = layout.notesOffset;
+  for (const part of partsOf(noteBytes)) at += part.copy(block, at);
   return block;
+}
+
+function partsOf(noteBytes: Buffer | readonly Buffer[]): readonly Buffer[] {
+  return Buffer.isBuffer(noteBytes) ? [noteBytes] : noteBytes;
 }
 
 /**
@@ -22,7 +27,7 @@ export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buff
 export function elfHeaderRewriter(segments: readonly DataSegment[], onLayout?: (layout: OutputLayout) => void) {
   return (event: DumpEvent): DumpEvent => {
     if (event.kind !== 'prefix') return event;
-    const layout = planOutputLayout(event.prefix, segments, event.noteBytes.length);
+    const layout = planOutputLayout(event.prefix, segments, partsOf(event.noteBytes).reduce((n, part) => n + part.length, 0));
     onLayout?.(layout);
     return { kind: 'header', bytes: encodeHeaderBlock(layout, event.noteBytes), layout };
   };

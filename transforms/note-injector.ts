@@ -10,6 +10,6 @@ export function noteInjector(ourNotes: Buffer) {
   return (event: DumpEvent): DumpEvent => {
     if (event.kind !== 'prefix') return event;
     const original = event.prefix.noteSegment.subarray(0, event.prefix.notes.end);
-    return { ...event, noteBytes: Buffer.concat([original, ourNotes]) };
+    return { ...event, noteBytes: [original, ourNotes] };
   };
 }

@@ -1,7 +1,7 @@
 // File-aliased segments (program headers over the same file bytes, as QEMU's `dump-guest-memory -p` writes): read and written once.
 
 import type { DataSegment } from './layout.js';
-import type { SegmentFault } from '../faults/fault-map.js';
+import type { OmittedRanges } from '../notes/omitted-ranges.js';
 
 /** One run of input file bytes that one or more data segments lie in; it carries its first member's index and paddr. */
 export interface FileExtent extends DataSegment {
@@ -53,13 +53,14 @@ export function faultsByExtent(extents: readonly FileExtent[], bySegment: Readon
 }
 
 /** OMITTED entries once per physical range among segments that share file bytes: they are the same bytes. */
-export function dropFileAliasedEntries(entries: SegmentFault[], extents: readonly FileExtent[]): SegmentFault[] {
+export function dropFileAliasedEntries(entries: OmittedRanges, extents: readonly FileExtent[]): OmittedRanges {
   // No two segments share file bytes (the usual dump): nothing can repeat, and a key per entry would cost 100,000 strings.
   if (extents.every((extent) => extent.members.length === 1)) return entries;
   const extentOf = new Map<number, number>();
   extents.forEach((extent, i) => extent.members.forEach((m) => extentOf.set(m.index, i)));
   const seen = new Set<string>();
-  return entries.filter((e) => {
+  return entries.filter((i) => {
+    const e = entries.at(i);
     const key = `${extentOf.get(e.segmentIndex) ?? `s${e.segmentIndex}`}:${e.paddr}:${e.length}:${e.reason}`;
     if (seen.has(key)) return false;
     seen.add(key);

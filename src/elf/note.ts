@@ -67,12 +67,23 @@ export function noteSize(name: string, descLength: number): number {
 }
 
 export function encodeNote(name: string, type: number, desc: Buffer, endian: Endian): Buffer {
+  return encodeNoteWith(name, type, desc.length, endian, undefined, (room) => desc.copy(room));
+}
+
+/**
+ * A note whose descriptor of `descSize` zero bytes `fill` writes in place: a large descriptor is not copied. `into`:
+ * noteSize() zero bytes to write it in (else a new buffer).
+ */
+export function encodeNoteWith(name: string, type: number, descSize: number, endian: Endian, into: Buffer | undefined, fill: (desc: Buffer) => void): Buffer {
   const nameBytes = Buffer.byteLength(name, 'latin1') + 1;
-  const buf = Buffer.alloc(noteSize(name, desc.length));
+  const size = noteSize(name, descSize);
+  if (into && into.length !== size) throw new RangeError(`note ${name}: ${into.length} bytes given for a note of ${size}`);
+  const buf = into ?? Buffer.alloc(size);
   writeU32(buf, 0, nameBytes, endian);
-  writeU32(buf, 4, desc.length, endian);
+  writeU32(buf, 4, descSize, endian);
   writeU32(buf, 8, type, endian);
   buf.write(name, NOTE_HEADER_SIZE, 'latin1');
-  desc.copy(buf, NOTE_HEADER_SIZE + alignUp(nameBytes, 4));
+  const descAt = NOTE_HEADER_SIZE + alignUp(nameBytes, 4);
+  fill(buf.subarray(descAt, descAt + descSize));
   return buf;
 }

@@ -127,9 +127,44 @@ const LF = 10;
 const CR = 13;
 const HASH = 35;
 
-/** One pass over the lines, without an array of them or an object per line: 100,000 addresses cost a few MiB. */
-function parseAddressLines(text: string, fileName: string): FaultFileContents {
-  const faults = new FaultList();
+const SPACE = 32;
+const TAB = 9;
+/** Hex digits that keep an address exact as a double. */
+const EXACT_HEX_DIGITS = 13;
+
+/** The value of `[ \t]*0x<hex>[ \t]*` in text[from, to), or -1 for anything else (the general parser's job). */
+function plainHexAddress(text: string, from: number, to: number): number {
+  let at = from;
+  while (at < to && (text.charCodeAt(at) === SPACE || text.charCodeAt(at) === TAB)) at++;
+  if (to - at < 3 || text.charCodeAt(at) !== 48 || (text.charCodeAt(at + 1) | 32) !== 120) return -1;
+  at += 2;
+  let value = 0;
+  let digits = 0;
+  for (; at < to; at++, digits++) {
+    const c = text.charCodeAt(at) | 32;
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (digit < 0) break;
+    value = value * 16 + digit;
+  }
+  if (digits === 0 || digits > EXACT_HEX_DIGITS) return -1;
+  while (at < to && (text.charCodeAt(at) === SPACE || text.charCodeAt(at) === TAB)) at++;
+  return at === to ? value : -1;
+}
+
+/** Lines of text (an upper bound on its faults), counted without a string each. */
+function lineCount(text: string): number {
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
+}
+
+/**
+ * One pass over the lines, without an array of them or an object per line: 100,000 addresses cost a few MiB. Plain
+ * hex addresses (most lists) are read from the characters, without a string each.
+ */
+function parseAddressLines(text: string, fileName: string, faults: FaultList): FaultFileContents {
+  const label = faults.labelId(fileName);
+  faults.reserve(lineCount(text));
   let line = 1;
   for (let at = 0; at < text.length; line++) {
     let end = at;
@@ -137,13 +172,20 @@ function parseAddressLines(text: string, fileName: string): FaultFileContents {
     for (let c = text.charCodeAt(end); end < text.length && c !== LF && c !== CR; c = text.charCodeAt(++end)) {
       if (c === HASH && hash < 0) hash = end;
     }
-    const body = text.slice(at, hash >= 0 ? hash : end).trim();
+    const bodyEnd = hash >= 0 ? hash : end;
+    const lineStart = at;
     // A line ends at \n, \r or \r\n.
     at = text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+    const plain = plainHexAddress(text, lineStart, bodyEnd);
+    if (plain >= 0) {
+      faults.addPage(plain, OmitReason.USER, label, line);
+      continue;
+    }
+    const body = text.slice(lineStart, bodyEnd).trim();
     if (body === '') continue;
     const parsed = parseFaultText(body);
     if (typeof parsed === 'string') throw new UsageError(`${fileName} line ${line}: ${JSON.stringify(body)}: ${parsed}`);
-    faults.add(parsed.paddr, parsed.length, OmitReason.USER, fileName, line);
+    faults.addLabelled(parsed.paddr, parsed.length, OmitReason.USER, label, line);
   }
   return { faults, records: [] };
 }
@@ -154,9 +196,9 @@ function parseAddressLines(text: string, fileName: string): FaultFileContents {
  * 2. text holding machine-check report lines ("[Hardware Error]:", "CPU N: Machine Check...") or a kernel panic
  *    line: a kernel log (parseMceLog), which must yield at least one record;
  * 3. otherwise lines of PADDR[+LEN], with '#' comments and blank lines.
- * Errors are UsageErrors naming the file and, where there is one, the line.
+ * Errors are UsageErrors naming the file and, where there is one, the line. Address lines are added to `into`.
  */
-export function parseFaultsFile(text: string, fileName: string): FaultFileContents {
+export function parseFaultsFile(text: string, fileName: string, into = new FaultList()): FaultFileContents {
   const body = text.replace(/^\uFEFF/, '');
   const trimmed = body.trimStart();
   // Comment lines do not count: an address list may quote a log line in a comment.
@@ -171,7 +213,7 @@ export function parseFaultsFile(text: string, fileName: string): FaultFileConten
     if (parsed.panicLine !== undefined) out.panicLine = parsed.panicLine;
     return out;
   }
-  return parseAddressLines(body, fileName);
+  return parseAddressLines(body, fileName, into);
 }
 
 function isJson(text: string): boolean {

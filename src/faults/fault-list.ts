@@ -8,6 +8,7 @@ export const MAX_FAULTS = 1 << 20;
 export const MAX_REASON = 30;
 
 const FIRST_CAPACITY = 64;
+const EXACT_ADDRESS = 1n << 53n;
 
 /** A fault range as an object, for the few places that want one (messages, tests, the library API). */
 export interface FaultRange {
@@ -29,6 +30,8 @@ export class FaultList {
   reason = new Uint8Array(FIRST_CAPACITY);
   label = new Uint32Array(FIRST_CAPACITY);
   line = new Uint32Array(FIRST_CAPACITY);
+  /** The address as a plain number when the fault is one page (length 0) below 2^53, else -1: no bigint to read. */
+  page = new Float64Array(FIRST_CAPACITY);
   private readonly labels: string[] = [];
   private readonly labelIds = new Map<string, number>();
 
@@ -42,14 +45,31 @@ export class FaultList {
   }
 
   add(paddr: bigint, length: bigint, reason: number, label: string, line = 0): void {
+    this.addLabelled(paddr, length, reason, this.labelId(label), line);
+  }
+
+  /** As add, with the label's id from labelId: no lookup per fault of a file. */
+  addLabelled(paddr: bigint, length: bigint, reason: number, labelId: number, line = 0): void {
     if (!Number.isInteger(reason) || reason < 0 || reason > MAX_REASON) throw new RangeError(`fault reason ${reason} is not one of ours`);
     if (this.count === this.paddr.length) this.grow();
     const i = this.count++;
     this.paddr[i] = paddr;
     this.length[i] = length;
     this.reason[i] = reason;
-    this.label[i] = this.labelId(label);
+    this.label[i] = labelId;
     this.line[i] = line;
+    this.page[i] = length === 0n && paddr < EXACT_ADDRESS ? Number(paddr) : -1;
+  }
+
+  /** A one-page fault at `paddr`, a whole number below 2^53 (what most lines of a faults file are). */
+  addPage(paddr: number, reason: number, labelId: number, line = 0): void {
+    this.addLabelled(BigInt(paddr), 0n, reason, labelId, line);
+  }
+
+  /** Room for `more` faults beyond those held, at most MAX_FAULTS in all: one allocation instead of many doublings. */
+  reserve(more: number): void {
+    const wanted = Math.min(this.count + more, MAX_FAULTS);
+    while (this.paddr.length < wanted) this.grow(wanted);
   }
 
   /** Every fault of `other`, after this list's own. */
@@ -70,7 +90,7 @@ export class FaultList {
     return Array.from({ length: this.count }, (_, i) => this.at(i));
   }
 
-  private labelId(label: string): number {
+  labelId(label: string): number {
     let id = this.labelIds.get(label);
     if (id === undefined) {
       id = this.labels.length;
@@ -80,10 +100,10 @@ export class FaultList {
     return id;
   }
 
-  private grow(): void {
-    const capacity = this.paddr.length * 2;
+  private grow(atLeast = 0): void {
+    const capacity = Math.max(this.paddr.length * 2, atLeast);
     if (this.count >= MAX_FAULTS) throw this.tooMany(MAX_FAULTS);
-    const widen = <T extends BigUint64Array | Uint8Array | Uint32Array>(old: T, make: (n: number) => T): T => {
+    const widen = <T extends BigUint64Array | Uint8Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const next = make(Math.min(capacity, MAX_FAULTS));
       next.set(old as never);
       return next;
@@ -93,5 +113,6 @@ export class FaultList {
     this.reason = widen(this.reason, (n) => new Uint8Array(n));
     this.label = widen(this.label, (n) => new Uint32Array(n));
     this.line = widen(this.line, (n) => new Uint32Array(n));
+    this.page = widen(this.page, (n) => new Float64Array(n));
   }
 }

@@ -3,6 +3,7 @@
 import type { DataSegment } from '../dump/layout.js';
 import { hex } from '../elf/byte-order.js';
 import { FaultList, MAX_REASON, type FaultRange } from './fault-list.js';
+import { OmittedRanges, type PlacedEntry } from '../notes/omitted-ranges.js';
 
 export { FaultList, type FaultRange } from './fault-list.js';
 
@@ -24,19 +25,13 @@ export interface NormalizedFaults {
 }
 
 /** A zero-filled range inside one segment, as listed in the OMITTED note (so it serves as an OMITTED entry as is). */
-export interface SegmentFault {
-  segmentIndex: number;
-  paddr: bigint;
-  length: bigint;
-  reason: number;
-  flags: number;
-}
+export type SegmentFault = PlacedEntry;
 
 export interface FaultMap {
   /** Per program header index: sorted, disjoint [start, end) offsets within the segment's file bytes. */
   bySegment: Map<number, Float64Array>;
-  /** Every zero-filled range, once per segment holding it, in segment file order. */
-  entries: SegmentFault[];
+  /** Every zero-filled range, once per segment holding it, in segment file order: the OMITTED entries, in columns. */
+  entries: OmittedRanges;
   /** Faults that lie in no segment's file bytes. */
   outside: FaultRange[];
 }
@@ -49,9 +44,10 @@ class MergedColumns {
   readonly reason: Uint8Array;
   readonly from: Uint32Array;
 
-  constructor(capacity: number) {
-    this.start = new Float64Array(capacity);
-    this.end = new Float64Array(capacity);
+  /** `start`/`end`: arrays to fill in place (their entry i is read before anything past i is written). */
+  constructor(capacity: number, start: Float64Array = new Float64Array(capacity), end: Float64Array = new Float64Array(capacity)) {
+    this.start = start;
+    this.end = end;
     this.reason = new Uint8Array(capacity);
     this.from = new Uint32Array(capacity);
   }
@@ -82,10 +78,17 @@ export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFa
   let sorted = true;
   let overlapping = false;
   for (let i = 0; i < n; i++) {
-    const paddr = list.paddr[i];
-    const length = list.length[i];
-    starts[i] = Number(paddr / page);
-    ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
+    const onePage = list.page[i];
+    if (onePage >= 0) {
+      // One page, the common case: in plain numbers, no bigint read or arithmetic.
+      starts[i] = Math.floor(onePage / pageSize);
+      ends[i] = starts[i] + 1;
+    } else {
+      const paddr = list.paddr[i];
+      const length = list.length[i];
+      starts[i] = Number(paddr / page);
+      ends[i] = Number((paddr + (length > 0n ? length : 1n) + page - 1n) / page);
+    }
     if (i > 0 && starts[i] < starts[i - 1]) sorted = false;
     if (i > 0 && starts[i] < ends[i - 1]) overlapping = true;
   }
@@ -93,9 +96,9 @@ export function normalizeFaults(list: FaultList, pageSize: number): NormalizedFa
   return { count: merged.count, start: merged.start, end: merged.end, reason: merged.reason, from: merged.from, list, pageSize };
 }
 
-/** The common case, a sorted list of pages or ranges that do not overlap: one pass. */
+/** The common case, a sorted list of pages or ranges that do not overlap: one pass, merged in place (fresh memory is dear). */
 function mergeDisjoint(list: FaultList, starts: Float64Array, ends: Float64Array): MergedColumns {
-  const out = new MergedColumns(list.count);
+  const out = new MergedColumns(list.count, starts, ends);
   for (let i = 0; i < list.count; i++) out.push(starts[i], ends[i], list.reason[i], i);
   return out;
 }
@@ -151,32 +154,34 @@ export function firstEndingAfter(faults: NormalizedFaults, pfn: number): number 
 /** Maps normalized faults onto the segments; aliases (two segments holding one physical page) each get the range. */
 export function mapFaults(faults: NormalizedFaults, segments: readonly DataSegment[]): FaultMap {
   const bySegment = new Map<number, Float64Array>();
-  const entries: SegmentFault[] = [];
+  const entries = new OmittedRanges(faults.count);
   const used = new Uint8Array(faults.count);
   const page = BigInt(faults.pageSize);
   for (const seg of segments) {
     // Offsets from the segment's start: page-number differences are exact, and only small ones matter here.
     const basePfn = Number(seg.paddr / page);
     const delta = Number(seg.paddr % page);
+    const baseLow = Number(seg.paddr & 0xffffffffn);
+    const baseHigh = Number(seg.paddr >> 32n);
     const offsetOf = (pfn: number) => (pfn - basePfn) * faults.pageSize - delta;
-    const offsets: number[] = [];
-    let lastEntry: SegmentFault | undefined;
-    let lastEnd = -1;
-    for (let i = firstEndingAfter(faults, basePfn); i < faults.count && offsetOf(faults.start[i]) < seg.size; i++) {
+    const first = firstEndingAfter(faults, basePfn);
+    let last = first;
+    while (last < faults.count && offsetOf(faults.start[last]) < seg.size) last++;
+    if (last === first) continue;
+    const offsets = new Float64Array(2 * (last - first));
+    let n = 0;
+    for (let i = first; i < last; i++) {
       const relStart = Math.max(offsetOf(faults.start[i]), 0);
       const relEnd = Math.min(offsetOf(faults.end[i]), seg.size);
       used[i] = 1;
-      const reason = faults.reason[i];
-      if (lastEntry && lastEntry.reason === reason && lastEnd === relStart) lastEntry.length += BigInt(relEnd - relStart);
+      entries.pushInSegment(baseLow, baseHigh, relStart, relEnd - relStart, faults.reason[i], seg.index);
+      if (n > 0 && offsets[n - 1] === relStart) offsets[n - 1] = relEnd;
       else {
-        lastEntry = { segmentIndex: seg.index, paddr: seg.paddr + BigInt(relStart), length: BigInt(relEnd - relStart), reason, flags: 0 };
-        entries.push(lastEntry);
+        offsets[n++] = relStart;
+        offsets[n++] = relEnd;
       }
-      lastEnd = relEnd;
-      if (offsets.length > 0 && offsets[offsets.length - 1] === relStart) offsets[offsets.length - 1] = relEnd;
-      else offsets.push(relStart, relEnd);
     }
-    if (offsets.length > 0) bySegment.set(seg.index, Float64Array.from(offsets));
+    bySegment.set(seg.index, n === offsets.length ? offsets : offsets.slice(0, n));
   }
   const outside: FaultRange[] = [];
   for (let i = 0; i < faults.count; i++) if (used[i] === 0) outside.push(mergedRange(faults, i));

@@ -3,7 +3,7 @@
 
 import { BadInputError } from '../errors.js';
 import { alignUp, hex, readU32, readU64, writeU32, writeU64, type Endian } from '../elf/byte-order.js';
-import { encodeNote, NOTE_HEADER_SIZE, type Note } from '../elf/note.js';
+import { encodeNote, encodeNoteWith, NOTE_HEADER_SIZE, noteSize, type Note } from '../elf/note.js';
 import { decodeMceRecord, encodeMceRecord, MCE_MIN_RECORD_SIZE, MCE_RECORD_SIZE, type MceRecord } from '../mce/record.js';
 
 export const SLIMCORE_NOTE_NAME = 'SLIMCORE';
@@ -24,6 +24,12 @@ export interface OmittedEntry {
   length: bigint;
   reason: number;
   flags: number;
+}
+
+/** Entries already in columns (OmittedRanges): encoded in one go, in place. */
+export interface EncodableEntries {
+  readonly length: number;
+  encodeInto(target: Buffer, offset: number, endian: Endian): void;
 }
 
 export interface OmittedList {
@@ -229,17 +235,24 @@ export function encodeOmittedEntries(entries: readonly OmittedEntry[], endian: E
 }
 
 /** The whole OMITTED note; `capacity` slots, the first entries.length used, the rest zero. */
-export function encodeOmittedNote(list: OmittedList, endian: Endian): Buffer {
+/** Bytes of an OMITTED note with `capacity` entry slots. */
+export function omittedNoteSize(capacity: number): number {
+  return noteSize(SLIMCORE_NOTE_NAME, OMITTED_HEADER_SIZE + capacity * OMITTED_ENTRY_SIZE);
+}
+
+/** `into`: where to write it, omittedNoteSize(capacity) zero bytes (else a new buffer). */
+export function encodeOmittedNote(list: Omit<OmittedList, 'entries'> & { entries: readonly OmittedEntry[] | EncodableEntries }, endian: Endian, into?: Buffer): Buffer {
   const { entries, capacity, flags } = list;
   if (!Number.isInteger(capacity) || capacity < entries.length) {
     throw new RangeError(`OMITTED note: capacity ${capacity} is less than the ${entries.length} entries`);
   }
   const descSize = OMITTED_HEADER_SIZE + capacity * OMITTED_ENTRY_SIZE;
   if (descSize > MAX_DESC) throw new RangeError(`OMITTED note: capacity ${capacity} does not fit in one note`);
-  const desc = Buffer.alloc(descSize);
-  encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
-  encodeOmittedEntries(entries, endian).copy(desc, OMITTED_HEADER_SIZE);
-  return encodeNote(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, desc, endian);
+  return encodeNoteWith(SLIMCORE_NOTE_NAME, NT_SLIMCORE_OMITTED, descSize, endian, into, (desc) => {
+    encodeOmittedHeader(entries.length, capacity, flags, endian).copy(desc, 0);
+    if ('encodeInto' in entries) entries.encodeInto(desc, OMITTED_HEADER_SIZE, endian);
+    else encodeOmittedEntries(entries, endian).copy(desc, OMITTED_HEADER_SIZE);
+  });
 }
 
 /**

@@ -20,6 +20,7 @@ import { crashedNodename } from '../klog/uts-name.js';
 import { positionalRangeReader, readSegmentsAt } from '../sources/positional-reader.js';
 import { DEFAULT_MAX_READ_ERRORS, ReadErrorLog } from '../sources/read-errors.js';
 import { describeReader, openMappedReader, type ReaderChoice } from '../sources/mapped-reader.js';
+import { openPieceReader } from '../sources/piece-reader.js';
 import type { DumpSink } from '../sinks/dump-sink.js';
 import { openSink, type TransportOptions } from '../sinks/open-sink.js';
 import { noteInjector } from '../../transforms/note-injector.js';
@@ -212,6 +213,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const reads = fileExtents(copy);
     const skip = faultsByExtent(reads, plan.faultMap.bySegment);
     const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
+    // Only reads that skip pages (faults, or what a dump level leaves out) need it, and only they are told it is missing.
+    const skips = skip.size > 0 || filter.outcome?.elf?.excludedIn !== undefined;
+    const pieces = skips && !forward && options.format !== 'kdump' ? openPieceReader(options.onNotice) : undefined;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -240,7 +244,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
             late?.observe(event);
             yield event;
           }
-        } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn, mapped });
+        } else yield* readSegmentsAt(source, { segments: reads, chunkSize, pageSize: prefix.pageSize, skip, errors, pool, excludedIn: filter.outcome?.elf?.excludedIn, mapped, pieces });
         // A slim dump from a pipe ends here, however much the producer still has to write.
         if (plan.mode === 'slim') await source.close();
       }
@@ -284,7 +288,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
           listedInDump,
           ranges: errors.ranges.map((r) => ({ segment: r.segmentIndex, paddr: hex(r.paddr), length: hex(r.length), fileOffset: hex(r.fileOffset), error: r.error })),
         },
-        omitted: [...plan.omitted, ...(lateLog?.listedInDump ? lateLog.entries : [])].map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
+        omitted: [...plan.omitted.toArray(), ...(lateLog?.listedInDump ? lateLog.entries : [])].map((e) => ({ paddr: hex(e.paddr), length: hex(e.length), reason: e.reason })),
         ...(lateLog ? { kernelLogAfterCopy: lateLogReport(lateLog) } : {}),
       });
     }

@@ -44,7 +44,11 @@ export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: strin
   const info = prefix.vmcoreinfo;
   const decisive = plan.records.find((r) => r.verdict.fatal) ?? plan.records[0];
   const pages = (bytes: bigint | number) => Math.ceil(Number(bytes) / prefix.pageSize);
-  const omittedBy = (keep: (reason: number) => boolean) => plan.omitted.filter((e) => keep(e.reason)).reduce((sum, e) => sum + pages(e.length), 0);
+  const omittedBy = (keep: (reason: number) => boolean) => {
+    let sum = 0;
+    for (let i = 0; i < plan.omitted.count; i++) if (keep(plan.omitted.reason(i))) sum += pages(plan.omitted.sizeNumber(i));
+    return sum;
+  };
   const crashTime = info?.get('CRASHTIME');
   return {
     mode: plan.mode,

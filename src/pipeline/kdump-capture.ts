@@ -48,7 +48,8 @@ export interface KdumpCaptureResult extends KdumpWriteResult {
 export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelection {
   const loads = prefix.phdrs.filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n).map((ph) => ({ start: ph.paddr, end: ph.paddr + ph.memsz }));
   const data = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
-  const bad = plan.faultMap.entries.map((f) => ({ start: f.paddr, end: f.paddr + f.length }));
+  const faults = plan.faultMap.entries;
+  const bad = Array.from({ length: faults.count }, (_, i) => ({ start: faults.paddr(i), end: faults.paddr(i) + faults.size(i) }));
   return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
 }
 

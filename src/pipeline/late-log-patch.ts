@@ -41,7 +41,7 @@ export function judgeLateLog(findings: KernelLogFindings, plan: CapturePlan, pag
   const records = findings.records.map((r) => ({ ...r, verdict: judgeMce(r.record, r.judgeAs ?? r.origin, pageSize) }));
   const faults = new FaultList();
   for (const r of records) if (r.verdict.skip) faults.add(r.verdict.skip.paddr, r.verdict.skip.length, OmitReason.KERNEL_LOG, `MCE record from ${r.from}`);
-  return { records, entries: mapFaults(normalizeFaults(faults, pageSize), plan.copySegments).entries };
+  return { records, entries: mapFaults(normalizeFaults(faults, pageSize), plan.copySegments).entries.toArray() };
 }
 
 export function lateLogCause(plan: CapturePlan, late: Omit<LateLogOutcome, 'listedInDump' | 'cause'>, listedInDump: boolean): string {

@@ -16,6 +16,7 @@ import {
   encodeCauseNote,
   encodeMceNote,
   encodeOmittedNote,
+  omittedNoteSize,
   MCE_PROVENANCE_CRASH_OWN,
   MCE_PROVENANCE_FATAL,
   MceOrigin,
@@ -24,8 +25,8 @@ import {
   OmitReason,
   SLIMCORE_NOTE_NAME,
   type MceProvenance,
-  type OmittedEntry,
 } from '../notes/slimcore-notes.js';
+import { OmittedRanges } from '../notes/omitted-ranges.js';
 
 export type RequestedMode = DumpMode | 'auto';
 
@@ -93,7 +94,8 @@ export interface CapturePlan {
   modeReason: string;
   records: JudgedRecord[];
   faultMap: FaultMap;
-  omitted: OmittedEntry[];
+  /** The OMITTED note's entries, in columns (a full dump with 100,000 faults has 100,000). */
+  omitted: OmittedRanges;
   cause: string;
   /** Our notes, encoded in the dump's byte order, ready to append. */
   noteBytes: Buffer;
@@ -160,27 +162,32 @@ interface CauseFacts {
   modeReason: string;
   fatal?: JudgedRecord;
   records: readonly JudgedRecord[];
-  omitted: readonly OmittedEntry[];
+  /** The zero-filled entries (all but a slim dump's): how many, and the first few as text. */
+  zeroed: { count: number; first: string[] };
   panicLine?: string;
+}
+
+/** Counted and sampled once, without a copy of the list: it may hold 100,000 entries. */
+function zeroedSummary(omitted: OmittedRanges): CauseFacts['zeroed'] {
+  let count = 0;
+  const first: string[] = [];
+  for (let i = 0; i < omitted.count; i++) {
+    if (omitted.reason(i) === OmitReason.SLIM) continue;
+    if (count++ < 4) first.push(`${hex(omitted.paddr(i))}+${hex(omitted.size(i))}`);
+  }
+  return { count, first };
 }
 
 /** The CAUSE text; `readErrorPages` counts pages zero-filled because they failed to read during the copy. */
 function causeText(facts: CauseFacts, readErrorPages = 0, readErrorsUnlisted = false): string {
-  const { mode, modeReason, fatal, records, omitted, panicLine } = facts;
+  const { mode, modeReason, fatal, records, zeroed, panicLine } = facts;
   const panic = panicLine ? `; the kernel said "${panicLine}"` : '';
   if (mode === 'slim') {
     if (fatal) return `unrecoverable memory error: ${describeMceCause(fatal.record)}${panic}; memory omitted (slim dump)`;
     return `slim dump (${modeReason})${records.length ? `; ${records.length} MCE record(s) attached` : ''}; memory omitted`;
   }
-  // Counted and sampled without a copy of the list: it may hold 100,000 entries.
-  let zeroedCount = 0;
-  const firstZeroed: string[] = [];
-  for (const e of omitted) {
-    if (e.reason === OmitReason.SLIM) continue;
-    if (zeroedCount++ < 4) firstZeroed.push(`${hex(e.paddr)}+${hex(e.length)}`);
-  }
   const parts: string[] = [];
-  if (zeroedCount > 0) parts.push(`${zeroedCount} range(s) zero-filled: ${firstZeroed.join(', ')}${zeroedCount > 4 ? ', ...' : ''}`);
+  if (zeroed.count > 0) parts.push(`${zeroed.count} range(s) zero-filled: ${zeroed.first.join(', ')}${zeroed.count > 4 ? ', ...' : ''}`);
   if (readErrorPages > 0) parts.push(`${readErrorPages} unreadable page(s) zero-filled (read errors)`);
   // Where read errors cannot be listed in the dump, this text is final before the copy: it must not promise "none".
   if (parts.length === 0) parts.push(readErrorsUnlisted ? 'no known faulty pages' : 'no pages were omitted');
@@ -280,9 +287,9 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const { records, fatal, mode, modeReason, table, faultMap, listed } = modeAndFaults(prefix, segments, input);
 
   const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])]));
-  const omitted: OmittedEntry[] =
-    table.leftOut.length === 0 ? zeroFilled : [...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })), ...zeroFilled];
-  const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
+  const omitted = table.leftOut.length === 0 ? zeroFilled : OmittedRanges.of(table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })));
+  if (omitted !== zeroFilled) omitted.append(zeroFilled);
+  const facts: CauseFacts = { mode, modeReason, fatal, records, zeroed: zeroedSummary(omitted), panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
   const copies = table.copy.length > 0;
   const readErrorsUnlisted = copies && (input.readErrorsUnlisted ?? false);
@@ -300,7 +307,15 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     newRecords.length + mceReserve > 0
       ? encodeMceNote(newRecords.map((r) => r.record), endian, newRecords.map(provenanceOf), newRecords.length + mceReserve)
       : Buffer.alloc(0);
-  const omittedNote = encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian);
+  const filterNote = mode === 'full' ? (input.filter?.note ?? Buffer.alloc(0)) : Buffer.alloc(0);
+  // One buffer for our notes, the OMITTED note (megabytes with 100,000 faults) encoded straight into it.
+  const omittedAt = causeNote.length + mceNote.length;
+  const omittedSize = omittedNoteSize(omittedCapacity);
+  const noteBytes = Buffer.alloc(omittedAt + omittedSize + filterNote.length);
+  causeNote.copy(noteBytes, 0);
+  mceNote.copy(noteBytes, causeNote.length);
+  encodeOmittedNote({ entries: omitted, capacity: omittedCapacity, flags: omittedFlags }, endian, noteBytes.subarray(omittedAt, omittedAt + omittedSize));
+  filterNote.copy(noteBytes, omittedAt + omittedSize);
   return {
     mode,
     outputPhdrs: table.phdrs,
@@ -311,8 +326,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
     faultMap,
     omitted,
     cause,
-    noteBytes: Buffer.concat([causeNote, mceNote, omittedNote, mode === 'full' ? (input.filter?.note ?? Buffer.alloc(0)) : Buffer.alloc(0)]),
-    omittedNoteOffset: causeNote.length + mceNote.length,
+    noteBytes,
+    omittedNoteOffset: omittedAt,
     omittedCapacity,
     omittedFlags,
     causeDescSize: endian === 'le' ? causeNote.readUInt32LE(4) : causeNote.readUInt32BE(4),

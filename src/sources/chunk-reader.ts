@@ -74,31 +74,37 @@ function afterRead(r: RangeRead, done: number, n: number): number {
 }
 
 /**
- * Reads the pieces of `window` between its sorted skip ranges (flat [start, end) pairs of segment offsets) on the main
- * thread: many small pieces around faults, where a thread-pool hand-off each would cost more than the read. A piece
- * whose one readSync succeeds costs no object at all; one that fails or comes back short goes on as readRange does.
+ * Reads the pieces of a window (flat [start, end) pairs of offsets in buf, buf[0] at segment offset `offset`) on the
+ * main thread, one readSync each, and zero-fills the bytes between them: many small pieces around faults, where a
+ * thread-pool hand-off each would cost more than the read. A piece whose one read succeeds costs no object at all.
  */
-export async function readPiecesOnMainThread(source: ByteSource, seg: DataSegment, offset: number, buf: Buffer, skips: Float64Array, pageSize: number, failed: FailedPage[]): Promise<void> {
-  const windowEnd = offset + buf.length;
-  let at = offset;
-  for (let i = 0; i <= skips.length; i += 2) {
-    const end = i < skips.length ? skips[i] : windowEnd;
-    if (end > at) {
-      let n = -1;
-      let error: unknown;
-      try {
-        n = fs.readSync(source.fd, buf, at - offset, end - at, seg.inOffset + at);
-      } catch (err) {
-        error = err;
-      }
-      if (n !== end - at) {
-        const r: RangeRead = { source, seg, offset: at, buf: buf.subarray(at - offset, end - offset), pageSize, pread: mainThreadPread, failed };
-        if (n < 0) await afterFailedRead(r, 0, error);
-        else await readPageByPage(r, afterRead(r, 0, n));
-      }
+export async function readPiecesOnMainThread(source: ByteSource, seg: DataSegment, offset: number, buf: Buffer, pieces: Float64Array, pageSize: number, failed: FailedPage[]): Promise<void> {
+  let zeroFrom = 0;
+  for (let i = 0; i < pieces.length; i += 2) {
+    const start = pieces[i];
+    const end = pieces[i + 1];
+    if (start > zeroFrom) buf.fill(0, zeroFrom, start);
+    zeroFrom = end;
+    let n = -1;
+    let error: unknown;
+    try {
+      n = fs.readSync(source.fd, buf, start, end - start, seg.inOffset + offset + start);
+    } catch (err) {
+      error = err;
     }
-    if (i < skips.length) at = Math.max(at, skips[i + 1]);
+    if (n !== end - start) await recoverPiece(source, seg, offset + start, buf.subarray(start, end), pageSize, failed, n, error);
   }
+  if (zeroFrom < buf.length) buf.fill(0, zeroFrom);
+}
+
+/**
+ * A piece (at segment offset `offset`) whose one read came back with `n` bytes, or failed with `error` (n < 0): the
+ * rest goes on as readRange does, page by page for a recoverable errno or a short read.
+ */
+export async function recoverPiece(source: ByteSource, seg: DataSegment, offset: number, piece: Buffer, pageSize: number, failed: FailedPage[], n: number, error?: unknown): Promise<void> {
+  const r: RangeRead = { source, seg, offset, buf: piece, pageSize, pread: mainThreadPread, failed };
+  if (n < 0) await afterFailedRead(r, 0, error);
+  else await readPageByPage(r, afterRead(r, 0, n));
 }
 
 async function readPageByPage(r: RangeRead, from: number): Promise<void> {

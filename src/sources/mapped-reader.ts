@@ -26,19 +26,17 @@ export class MappedReader {
   ) {}
 
   /**
-   * Copies the pieces [start, end) (segment offsets) of the window at `offset` into buf, each through its own mapping,
-   * so that bytes outside them (the named faults) are never mapped. Faulted pages are zero and pushed onto `failed`,
-   * one entry per page. False when the window must be read with read(2) instead.
+   * Copies the pieces of the window at segment offset `offset` (flat [start, end) pairs of offsets in buf) into buf,
+   * each through its own mapping, so that bytes outside them (the named faults) are never mapped. Faulted pages are
+   * zero and pushed onto `failed`, one entry per page. False when the window must be read with read(2) instead.
    */
-  async readPieces(seg: DataSegment, offset: number, buf: Buffer, pieces: [number, number][], pageSize: number, failed: FailedPage[]): Promise<boolean> {
+  async readPieces(seg: DataSegment, offset: number, buf: Buffer, pieces: Float64Array, pageSize: number, failed: FailedPage[]): Promise<boolean> {
     if (!this.active) return false;
     const position = seg.inOffset + offset;
     if (position + buf.length > this.end) return false;
-    const ranges = new Float64Array(pieces.length * 2);
-    pieces.forEach(([start, end], i) => ranges.set([start - offset, end - offset], 2 * i));
     let faults: Float64Array;
     try {
-      faults = await this.addon.copy(this.source.fd, buf, position, ranges);
+      faults = await this.addon.copy(this.source.fd, buf, position, pieces);
     } catch (err) {
       const message = `cannot mmap ${this.source.name}: ${(err as Error).message}`;
       if (this.forced) throw new IoError(`${message} (--reader mmap)`, { cause: err });

@@ -1,9 +1,16 @@
-// Loads the native mmap addon (native/), or says why it cannot: slim-core then reads with read(2).
+// Loads the native addon (native/: the mmap reader and the reads between faults), or says why it cannot: slim-core then reads with read(2) from JavaScript.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * Reads dst[start, end) for each pair of `runs` (sorted, disjoint) from the input with one pread each, where dst[0] is
+ * file offset `position`, in the thread pool, and zero-fills the rest of dst. Resolves to (start, end, result) triples
+ * for the runs that did not read whole: result is the bytes read, or -errno (the rest of such a run is left as it was).
+ */
+export type ReadRuns = (fd: number, dst: Buffer, position: number, runs: Float64Array) => Promise<Float64Array>;
 
 export interface MmapAddon {
   /**
@@ -11,6 +18,8 @@ export interface MmapAddon {
    * read-only mapping of each range alone. Resolves to the [start, end) pairs of the pages that raised SIGBUS (zeroed).
    */
   copy(fd: number, dst: Buffer, position: number, ranges: Float64Array): Promise<Float64Array>;
+  /** Missing from an addon built before it. */
+  readRuns?: ReadRuns;
   /** Bytes to the end of a file or block device; -1 if it cannot seek. */
   fileSize(fd: number): number;
   /** For tests: reads one mapped byte with no guard, so a SIGBUS there kills the process. */

@@ -7,7 +7,8 @@ import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../stream/events.js';
 import { readFully, type ByteSource } from './byte-source.js';
 import type { ReadErrorLog } from './read-errors.js';
-import { readPiecesOnMainThread, readRange, threadPoolPread, type FailedPage } from './chunk-reader.js';
+import { readRange, threadPoolPread, type FailedPage } from './chunk-reader.js';
+import { PieceReader } from './piece-reader.js';
 import { zeroRuns } from '../stream/zeros.js';
 import { uniteRanges } from '../faults/number-ranges.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
@@ -48,6 +49,8 @@ export interface SegmentReadPlan {
   excludedIn?: (seg: DataSegment, from: number, to: number) => Promise<[number, number][]>;
   /** Read through mmap, where a poisoned page is a survived SIGBUS; else (or where it cannot map) with pread. */
   mapped?: MappedReader;
+  /** How a window with skips in it is read with pread (default: one readSync per piece on the main thread). */
+  pieces?: PieceReader;
 }
 
 /** One window of a segment: read in one go, except the fault ranges inside it, which are never read. */
@@ -60,6 +63,7 @@ interface ReadTask {
 }
 
 const NO_SKIPS = new Float64Array(0);
+const MAIN_THREAD_PIECES = new PieceReader();
 
 /** The skip ranges from index `first` on that start before `end`, clipped to [offset, end): one array per window. */
 function skipsInWindow(skip: Float64Array | undefined, first: number, offset: number, end: number): Float64Array {
@@ -132,18 +136,18 @@ async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan
   const buf = plan.pool ? await plan.pool.acquire(length) : Buffer.allocUnsafe(length);
   const excluded = plan.excludedIn ? await plan.excludedIn(seg, offset, offset + length) : [];
   const skips = excluded.length > 0 ? Float64Array.from(uniteRanges([...pairsOf(task.skips), ...excluded]).flat()) : task.skips;
+  const window = buf.subarray(0, length);
   const failed: FailedPage[] = [];
-  const mapped = plan.mapped && (await plan.mapped.readPieces(seg, offset, buf, piecesBetween(offset, offset + length, skips), plan.pageSize, failed));
-  if (!mapped) await preadTask(source, { ...task, skips }, plan, buf, failed);
-  for (let i = 0; i < skips.length; i += 2) buf.fill(0, skips[i] - offset, skips[i + 1] - offset);
+  const pieces = piecesBetween(offset, length, skips);
+  if (plan.mapped && (await plan.mapped.readPieces(seg, offset, window, pieces, plan.pageSize, failed))) {
+    for (let i = 0; i < skips.length; i += 2) buf.fill(0, skips[i] - offset, skips[i + 1] - offset);
+  } else if (skips.length === 0) {
+    await readRange({ source, seg, offset, buf: window, pageSize: plan.pageSize, pread: threadPoolPread, failed });
+  } else {
+    // Many small pieces between faults: read in one native call, or one readSync each on the main thread.
+    await (plan.pieces ?? MAIN_THREAD_PIECES).read(source, seg, offset, window, pieces, plan.pageSize, failed);
+  }
   return { events: [{ kind: 'data', segment: seg.index, offset, bytes: buf, chunk: buf, zeroFilled: true }], failed };
-}
-
-async function preadTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan, buf: Buffer, failed: FailedPage[]): Promise<void> {
-  const { seg, offset, length, skips } = task;
-  if (skips.length === 0) return readRange({ source, seg, offset, buf: buf.subarray(0, length), pageSize: plan.pageSize, pread: threadPoolPread, failed });
-  // Many small pieces between faults: pread each on the main thread rather than pay a thread-pool hand-off per piece.
-  return readPiecesOnMainThread(source, seg, offset, buf.subarray(0, length), skips, plan.pageSize, failed);
 }
 
 function pairsOf(flat: Float64Array): [number, number][] {
@@ -152,16 +156,27 @@ function pairsOf(flat: Float64Array): [number, number][] {
   return pairs;
 }
 
-/** The parts of [from, to) between the sorted skip ranges inside it (flat pairs, as the mmap reader takes them). */
-function piecesBetween(from: number, to: number, skips: Float64Array): [number, number][] {
-  const pieces: [number, number][] = [];
-  let at = from;
+/**
+ * The parts of the window [offset, offset + length) between the sorted skip ranges (segment offsets) inside it, as
+ * flat [start, end) pairs of offsets in the window, as the readers take them.
+ */
+function piecesBetween(offset: number, length: number, skips: Float64Array): Float64Array {
+  const pieces = new Float64Array(skips.length + 2);
+  let count = 0;
+  let at = 0;
   for (let i = 0; i < skips.length; i += 2) {
-    if (skips[i] > at) pieces.push([at, skips[i]]);
-    at = Math.max(at, skips[i + 1]);
+    const skipStart = skips[i] - offset;
+    if (skipStart > at) {
+      pieces[count++] = at;
+      pieces[count++] = skipStart;
+    }
+    at = Math.max(at, skips[i + 1] - offset);
   }
-  if (at < to) pieces.push([at, to]);
-  return pieces;
+  if (at < length) {
+    pieces[count++] = at;
+    pieces[count++] = length;
+  }
+  return count === pieces.length ? pieces : pieces.subarray(0, count);
 }
 
 /** Windows end on a physical page boundary, so that a page that fails is never touched again by the next window. */

@@ -7,8 +7,11 @@ import type { DumpPrefix } from '../dump/prefix.js';
 export interface PrefixEvent {
   kind: 'prefix';
   prefix: DumpPrefix;
-  /** The PT_NOTE bytes to write: the original notes, then ours once the note injector has run. */
-  noteBytes: Buffer;
+  /**
+   * The PT_NOTE bytes to write: the original notes, then ours once the note injector has run (as parts, so that an
+   * OMITTED note of megabytes is not copied into a joined buffer only to be copied again into the header block).
+   */
+  noteBytes: Buffer | readonly Buffer[];
 }
 
 /** The output's header block (ELF header, section header 0, program headers, notes, padding). */
