@@ -2,6 +2,7 @@
 
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeader } from '../elf/program-header.js';
+import { ProgramHeaderTable, ProgramHeaderTableBuilder } from '../elf/program-header-table.js';
 
 /** A physical range whose bytes a slim dump keeps (page-aligned, sorted, disjoint). */
 export interface KeptRange {
@@ -16,7 +17,7 @@ export interface LeftOutRange {
 }
 
 export interface SlimTable {
-  phdrs: ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   noteIndex: number;
   leftOut: LeftOutRange[];
 }
@@ -55,27 +56,30 @@ function keptInside(ph: ProgramHeader, kept: readonly KeptRange[]): [bigint, big
  * holds it (crash reads the first PT_LOAD that covers an address and never looks further).
  */
 export function slimProgramHeaders(
-  phdrs: readonly ProgramHeader[],
+  phdrs: ProgramHeaderTable,
   noteIndex: number,
   kept: readonly KeptRange[],
   canKeep: KeepCheck,
   keptOnce: KeptRange[] = [],
 ): SlimTable {
-  const out: ProgramHeader[] = [];
+  const table = new ProgramHeaderTableBuilder(phdrs.length);
   // Ranges kept once only: in the first PT_LOAD, in header order, that holds them (and can keep them).
   let once = keptOnce.map((r) => ({ ...r }));
   const leftOut: LeftOutRange[] = [];
   let newNoteIndex = noteIndex;
-  phdrs.forEach((ph, index) => {
+  for (let index = 0; index < phdrs.length; index++) {
+    const ph = phdrs.get(index);
     if (index === noteIndex) {
-      newNoteIndex = out.length;
-      out.push(ph);
-      return;
+      newNoteIndex = table.length;
+      table.push(ph);
+      continue;
     }
     if (ph.type !== PT_LOAD) {
-      out.push({ ...ph, filesz: 0n });
-      return;
+      table.push({ ...ph, filesz: 0n });
+      continue;
     }
+    // This PT_LOAD's pieces: the last may still grow, so they go into the table once it is done.
+    const out: ProgramHeader[] = [];
     let at = 0n;
     const here = keptInside(ph, once).filter(([s, e]) => canKeep(index, s, e));
     once = subtract(once, here.map(([s, e]) => ({ paddr: ph.paddr + s, length: e - s })));
@@ -100,8 +104,9 @@ export function slimProgramHeaders(
     } else if (ph.memsz === 0n && ph.filesz === 0n) {
       out.push(ph);
     }
-  });
-  return { phdrs: out, noteIndex: newNoteIndex, leftOut };
+    for (const p of out) table.push(p);
+  }
+  return { phdrs: table.build(), noteIndex: newNoteIndex, leftOut };
 }
 
 /** Sorted, merged [start, end) pairs. */

@@ -188,7 +188,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on; in a file, only bytes it has.
-      canKeep: (index, _start, end) => prefix.phdrs[index].offset + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
+      canKeep: (index, _start, end) => prefix.phdrs.offset(index) + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
       omittedReserve: (recovers && canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
       readErrorsUnlisted: recovers && !canPatch,
       causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && canPatch ? CAUSE_RESERVE : 0,
@@ -209,8 +209,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
     // What is read: each run of file bytes once, however many program headers point into it.
-    const reads = fileExtents(copy);
-    const skip = faultsByExtent(reads, plan.faultMap.bySegment);
+    const files = fileExtents(copy);
+    const reads = files.extents;
+    const skip = faultsByExtent(files, plan.faultMap.bySegment);
     const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);

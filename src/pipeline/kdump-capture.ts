@@ -46,8 +46,10 @@ export interface KdumpCaptureResult extends KdumpWriteResult {
 
 /** The pages a dump holds by the plan alone: a full dump's PT_LOADs, a slim one's kept pages, less the plan's faults. */
 export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelection {
-  const loads = prefix.phdrs.filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n).map((ph) => ({ start: ph.paddr, end: ph.paddr + ph.memsz }));
-  const data = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
+  const loads: { start: bigint; end: bigint }[] = [];
+  const { phdrs } = prefix;
+  for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n) loads.push({ start: phdrs.paddr(i), end: phdrs.paddr(i) + phdrs.memsz(i) });
+  const data = plan.copySegments.filter((s) => plan.outputPhdrs.type(s.index) === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
   const bad = plan.faultMap.entries.map((f) => ({ start: f.paddr, end: f.paddr + f.length }));
   return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
 }
@@ -70,7 +72,7 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const meta = kdumpMetadata(prefix, plan.noteBytes, memory);
   const selection = input.selection ?? planSelection(prefix, plan);
-  const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
+  const segments = plan.copySegments.filter((s) => plan.outputPhdrs.type(s.index) === PT_LOAD);
   const output = positionedOutput(input.sink);
   const compressor = await input.compressor;
   const result = await writeKdump({
