@@ -1,16 +1,13 @@
 // Stage: turns the prefix into the output's header block, with program headers moved to the new layout.
 
-import { classLayout } from '../src/elf/byte-order.js';
 import { encodeHeader } from '../src/elf/header.js';
 import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/stream/events.js';
 
+/** Completes the layout's header block (its program headers are in place) with the ELF header and the notes. */
 export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
-  const block = Buffer.alloc(layout.headerBlockSize);
+  const block = layout.headerBlock;
   encodeHeader(layout.header).copy(block, 0);
-  const L = classLayout(layout.header);
-  layout.sectionZero?.copy(block, L.ehsize);
-  layout.programHeaders.copy(block, Number(layout.header.phoff));
   noteBytes.copy(block, layout.notesOffset);
   return block;
 }

@@ -70,7 +70,12 @@ export function forwardPassObstacle(sorted: readonly DataSegment[]): string | un
 
 export interface OutputLayout {
   header: ElfHeader;
-  /** The output's program header table, encoded: one object per entry would cost four times its 56 bytes. */
+  /**
+   * The header block, headerBlockSize bytes: the program headers (and section header 0) already in place, encoded
+   * straight into it (one object per entry would cost four times its 56 bytes); encodeHeaderBlock adds the rest.
+   */
+  headerBlock: Buffer;
+  /** The output's program header table: a view of headerBlock. */
   programHeaders: Buffer;
   /** Section header 0, present only when the program header count needs PN_XNUM. */
   sectionZero?: Buffer;
@@ -111,7 +116,9 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     for (const seg of membersOf(files, extent)) outOffsets[seg.index] = extentOut + (seg.inOffset - extent.inOffset);
     cursor = extentOut + extent.size;
   }
-  const programHeaders = Buffer.alloc(prefix.phnum * L.phentsize);
+  const headerBlock = Buffer.alloc(headerBlockSize);
+  sectionZero?.copy(headerBlock, L.ehsize);
+  const programHeaders = headerBlock.subarray(phoff, phoff + prefix.phnum * L.phentsize);
   for (let index = 0; index < prefix.phnum; index++) {
     const ph = prefix.phdrs.get(index);
     const at = outOffsets[index];
@@ -134,7 +141,7 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     shstrndx: 0,
     ehsize: L.ehsize,
   };
-  return { header, programHeaders, sectionZero, notesOffset, notesSize, headerBlockSize, segments: sorted, outOffsets, totalSize: cursor };
+  return { header, headerBlock, programHeaders, sectionZero, notesOffset, notesSize, headerBlockSize, segments: sorted, outOffsets, totalSize: cursor };
 }
 
 const ELF32_LIMIT = 1n << 32n;

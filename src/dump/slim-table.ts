@@ -1,6 +1,7 @@
 // The program header table of a slim dump: every PT_LOAD kept, split around the few pages whose bytes it keeps.
 
 import { PT_LOAD } from '../elf/constants.js';
+import { OmitReason, type OmittedEntry } from '../notes/slimcore-notes.js';
 import type { ProgramHeader } from '../elf/program-header.js';
 import { ProgramHeaderTable, ProgramHeaderTableBuilder } from '../elf/program-header-table.js';
 
@@ -10,11 +11,8 @@ export interface KeptRange {
   length: bigint;
 }
 
-/** A range of a PT_LOAD's file bytes that the slim dump leaves out. */
-export interface LeftOutRange {
-  paddr: bigint;
-  length: bigint;
-}
+/** A range of a PT_LOAD's file bytes that the slim dump leaves out: its OMITTED entry, as it is (one per PT_LOAD, maybe 128 Ki). */
+export type LeftOutRange = OmittedEntry;
 
 export interface SlimTable {
   phdrs: ProgramHeaderTable;
@@ -87,7 +85,7 @@ export function slimProgramHeaders(
     const leave = (to: bigint) => {
       if (to <= at) return;
       out.push(piece(ph, at, to - at, false));
-      leftOut.push({ paddr: ph.paddr + at, length: to - at });
+      leftOut.push({ paddr: ph.paddr + at, length: to - at, reason: OmitReason.SLIM, flags: 0 });
       at = to;
     };
     for (const [s, e] of ranges) {

@@ -157,6 +157,8 @@ export class ProgramHeaderTableBuilder {
 
   build(): ProgramHeaderTable {
     const n = this.length;
+    // Full (the usual case: the capacity was the count): the columns as they are, with no second copy of them.
+    if (n === this.types.length) return new ProgramHeaderTable(this.types, this.flags, this.words, n);
     return new ProgramHeaderTable(this.types.slice(0, n), this.flags.slice(0, n), this.words.slice(0, n * WORDS), n);
   }
 

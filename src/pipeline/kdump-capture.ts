@@ -46,12 +46,16 @@ export interface KdumpCaptureResult extends KdumpWriteResult {
 
 /** The pages a dump holds by the plan alone: a full dump's PT_LOADs, a slim one's kept pages, less the plan's faults. */
 export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelection {
-  const loads: { start: bigint; end: bigint }[] = [];
   const { phdrs } = prefix;
-  for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n) loads.push({ start: phdrs.paddr(i), end: phdrs.paddr(i) + phdrs.memsz(i) });
-  const data = plan.copySegments.filter((s) => plan.outputPhdrs.type(s.index) === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
+  // Ranges made as loadSelection reads them: no list of 128 Ki objects.
+  function* loads() {
+    for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n) yield { start: phdrs.paddr(i), end: phdrs.paddr(i) + phdrs.memsz(i) };
+  }
+  function* data() {
+    for (const s of plan.copySegments) if (plan.outputPhdrs.type(s.index) === PT_LOAD) yield { start: s.paddr, end: s.paddr + BigInt(s.size) };
+  }
   const bad = plan.faultMap.entries.map((f) => ({ start: f.paddr, end: f.paddr + f.length }));
-  return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
+  return loadSelection({ pageSize: prefix.pageSize, loads: { [Symbol.iterator]: loads }, data: { [Symbol.iterator]: data }, bad });
 }
 
 /** Said before anything is opened or sent: the kdump format reads pages in physical order, not in the input's. */

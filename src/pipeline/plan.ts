@@ -211,7 +211,7 @@ interface OutputTable {
   phdrs: ProgramHeaderTable;
   noteIndex: number;
   copy: readonly DataSegment[];
-  leftOut: readonly { paddr: bigint; length: bigint }[];
+  leftOut: readonly OmittedEntry[];
 }
 
 function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput): OutputTable {
@@ -288,7 +288,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
 
   const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : (input.filter?.sourceSegments ?? [])));
   const omitted: OmittedEntry[] =
-    table.leftOut.length === 0 ? zeroFilled : [...table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })), ...zeroFilled];
+    table.leftOut.length === 0 ? zeroFilled : zeroFilled.length === 0 ? [...table.leftOut] : [...table.leftOut, ...zeroFilled];
   const facts: CauseFacts = { mode, modeReason, fatal, records, omitted, panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.
   const copies = table.copy.length > 0;
