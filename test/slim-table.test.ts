@@ -1,5 +1,6 @@
 // The slim program header table: PT_LOADs split around kept pages, coverage unchanged, aliases kept, once-only pages once.
 
+import { OmitReason } from '../src/notes/slimcore-notes.js';
 import { ProgramHeaderTable } from '../src/elf/program-header-table.js';
 import test from 'ava';
 import { slimProgramHeaders, keptRangesFromPages } from '../src/dump/slim-table.js';
@@ -24,8 +25,8 @@ test('kept pages become pieces with their bytes; the rest keeps addresses and si
   );
   t.is(table.phdrs.toArray()[2].vaddr, 0xffff888000103000n, 'vaddr moves with paddr');
   t.deepEqual(table.leftOut, [
-    { paddr: 0x100000n, length: 0x3000n },
-    { paddr: 0x105000n, length: 0xa000n },
+    { paddr: 0x100000n, length: 0x3000n, reason: OmitReason.SLIM, flags: 0 },
+    { paddr: 0x105000n, length: 0xa000n, reason: OmitReason.SLIM, flags: 0 },
   ]);
   const covered = table.phdrs.toArray().slice(1).reduce((n, ph) => n + ph.memsz, 0n);
   t.is(covered, 0x10000n, 'physical coverage unchanged');
@@ -44,5 +45,5 @@ test('a range the source cannot give (beyond a pipe\'s look-ahead) is left out, 
   const ph = load(0x100000n, 0x3000n, undefined, 0x5000n);
   const table = slimProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, keptRangesFromPages([0x101000n], 0x1000), () => false);
   t.deepEqual(table.phdrs.toArray().slice(1).map((p) => [p.paddr, p.memsz, p.filesz]), [[0x100000n, 0x5000n, 0n]]);
-  t.deepEqual(table.leftOut, [{ paddr: 0x100000n, length: 0x3000n }]);
+  t.deepEqual(table.leftOut, [{ paddr: 0x100000n, length: 0x3000n, reason: OmitReason.SLIM, flags: 0 }]);
 });

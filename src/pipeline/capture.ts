@@ -27,7 +27,7 @@ import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
 import { ChunkPool } from '../stream/chunk-pool.js';
-import { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
+import { draftPlan, planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
 import { checkDumpLevel, pageFilterStep } from './filter-step.js';
 import { PageClassCode, type FilterSummary } from '../notes/filter-note.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
@@ -168,7 +168,6 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     kdumpCode?.checkKdumpInput(!source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
-    const segments = dataSegments(prefix);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport, positioned: options.format === 'kdump' });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     // With --max-read-errors 0 a page that fails ends the capture, so no list needs room for it, nor a cause restated.
@@ -197,6 +196,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onWarning: warn,
       onNotice: options.onNotice,
     };
+    // A slim dump copies only what its own table keeps: the input's data segments (maybe 128 Ki) need no list.
+    const segments = draftPlan(prefix, planInput).mode === 'slim' ? [] : dataSegments(prefix);
     const filter = await pageFilterStep({
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
