@@ -1,11 +1,11 @@
 // Stage: turns the prefix into the output's header block, with program headers moved to the new layout.
 
 import { encodeHeader } from '../src/elf/header.js';
-import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
+import { planOutputLayout, type DataSegment, type OutputLayout, type PlannedLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/stream/events.js';
 
 /** Completes the layout's header block (its program headers are in place) with the ELF header and the notes. */
-export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buffer {
+export function encodeHeaderBlock(layout: PlannedLayout, noteBytes: Buffer): Buffer {
   const block = layout.headerBlock;
   encodeHeader(layout.header).copy(block, 0);
   noteBytes.copy(block, layout.notesOffset);
@@ -19,8 +19,11 @@ export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer): Buff
 export function elfHeaderRewriter(segments: readonly DataSegment[], onLayout?: (layout: OutputLayout) => void) {
   return (event: DumpEvent): DumpEvent => {
     if (event.kind !== 'prefix') return event;
-    const layout = planOutputLayout(event.prefix, segments, event.noteBytes.length);
+    const planned = planOutputLayout(event.prefix, segments, event.noteBytes.length);
+    const bytes = encodeHeaderBlock(planned, event.noteBytes);
+    // The block goes out once: the layout that stays (for patching) holds offsets only.
+    const { headerBlock: _block, programHeaders: _table, ...layout } = planned;
     onLayout?.(layout);
-    return { kind: 'header', bytes: encodeHeaderBlock(layout, event.noteBytes), layout };
+    return { kind: 'header', bytes, layout };
   };
 }

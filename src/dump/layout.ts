@@ -68,15 +68,9 @@ export function forwardPassObstacle(sorted: readonly DataSegment[]): string | un
   return undefined;
 }
 
+/** Where everything goes in the output: what the serializer and the patching after the copy need. */
 export interface OutputLayout {
   header: ElfHeader;
-  /**
-   * The header block, headerBlockSize bytes: the program headers (and section header 0) already in place, encoded
-   * straight into it (one object per entry would cost four times its 56 bytes); encodeHeaderBlock adds the rest.
-   */
-  headerBlock: Buffer;
-  /** The output's program header table: a view of headerBlock. */
-  programHeaders: Buffer;
   /** Section header 0, present only when the program header count needs PN_XNUM. */
   sectionZero?: Buffer;
   notesOffset: number;
@@ -90,6 +84,17 @@ export interface OutputLayout {
   totalSize: number;
 }
 
+/** The layout with its header block, before that goes out (kept no longer: 7 MiB of program headers at the cap). */
+export interface PlannedLayout extends OutputLayout {
+  /**
+   * headerBlockSize bytes: the program headers (and section header 0) already in place, encoded straight into it
+   * (one object per entry would cost four times its 56 bytes); encodeHeaderBlock adds the rest.
+   */
+  headerBlock: Buffer;
+  /** The output's program header table: a view of headerBlock. */
+  programHeaders: Buffer;
+}
+
 /** The smallest offset at or after `from` with the same remainder as `like` modulo the page size. */
 function congruentOffset(from: number, like: number, pageSize: number): number {
   const want = like % pageSize;
@@ -98,7 +103,7 @@ function congruentOffset(from: number, like: number, pageSize: number): number {
 }
 
 /** Places the header block, then every data segment in `sorted`; any other segment gets p_filesz 0. */
-export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): OutputLayout {
+export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): PlannedLayout {
   const L = classLayout(prefix.format);
   const extended = prefix.phnum >= PN_XNUM;
   const sectionZero = extended ? encodeSectionHeaderZero(prefix.phnum, prefix.format) : undefined;
