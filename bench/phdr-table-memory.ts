@@ -14,11 +14,13 @@ const SH0_INFO = 64 + 44;
 
 const scenarios: { id: string; args: (input: string, out: string) => string; exit?: number }[] = [
   { id: 'full → FILE', args: (i, o) => `${i} --mode full --no-klog --no-sync -o ${o}` },
+  { id: 'full → stdout', args: (i) => `${i} --mode full --no-klog -o -` },
   { id: 'slim → FILE', args: (i, o) => `${i} --mode slim --no-klog --no-sync -o ${o}` },
   { id: 'auto → FILE', args: (i, o) => `${i} --no-klog --no-sync -o ${o}` },
   { id: 'full -d 31 → FILE (one output PT_LOAD per input one)', args: (i, o) => `${i} --mode full -d 31 --no-klog --no-sync -o ${o}` },
   { id: '--format kdump --compress none → FILE', args: (i, o) => `${i} --mode full --format kdump --compress none --no-klog --no-sync -o ${o}` },
   { id: '--format kdump (zlib) → FILE', args: (i, o) => `${i} --mode full --format kdump --no-klog --no-sync -o ${o}` },
+  { id: '--format kdump (zlib) → stdout (flattened)', args: (i) => `${i} --mode full --format kdump --no-klog -o -` },
   { id: 'inspect', args: (i) => `inspect ${i}` },
   { id: 'inspect --json', args: (i) => `inspect --json ${i}` },
   { id: 'dmesg (no log: exit 3 after the table is read)', args: (i) => `dmesg ${i}`, exit: 3 },

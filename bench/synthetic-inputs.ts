@@ -24,6 +24,8 @@ export interface BenchSegment {
   paddr: bigint;
   fileOffset: number;
   size: number;
+  /** p_memsz when above p_filesz (`size`): a zero-fill tail. */
+  memsz?: number;
 }
 
 export interface BenchInput {
@@ -78,7 +80,7 @@ export function placeLoads(prefix: Buffer, segments: readonly BenchSegment[]): v
     const seg = segments[load++];
     prefix.writeBigUInt64LE(BigInt(seg.fileOffset), at + P_OFFSET);
     prefix.writeBigUInt64LE(BigInt(seg.size), at + P_FILESZ);
-    prefix.writeBigUInt64LE(BigInt(seg.size), at + P_MEMSZ);
+    prefix.writeBigUInt64LE(BigInt(seg.memsz ?? seg.size), at + P_MEMSZ);
     prefix.writeBigUInt64LE(seg.paddr, at + P_PADDR);
     prefix.writeBigUInt64LE(DIRECT_MAP + seg.paddr, at + P_VADDR);
   }

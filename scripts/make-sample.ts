@@ -22,13 +22,13 @@ async function main(input: string, output: string): Promise<void> {
   const log = await findKernelLog(prefix, readAt);
   if ('problem' in log) throw new Error(log.problem);
   const pages: bigint[] = [...log.pages];
-  for (const ph of prefix.phdrs.slice(1)) for (let at = 0n; at < HEAD && at < ph.filesz; at += 0x1000n) pages.push(ph.paddr + at);
+  for (const ph of prefix.phdrs.toArray().slice(1)) for (let at = 0n; at < HEAD && at < ph.filesz; at += 0x1000n) pages.push(ph.paddr + at);
   for (let at = 0n; at < AROUND_POISON.length; at += 0x1000n) pages.push(AROUND_POISON.paddr + at);
   const table = slimProgramHeaders(prefix.phdrs, prefix.noteIndex, keptRangesFromPages(pages, prefix.pageSize), () => true);
 
   const parts: { at: number; bytes: Buffer }[] = [];
   let cursor = 0x2000 + Math.ceil((table.phdrs.length * 56) / 0x1000) * 0x1000;
-  const phdrs = table.phdrs.map((ph, i) => {
+  const phdrs = table.phdrs.toArray().map((ph, i) => {
     if (i === table.noteIndex || ph.filesz === 0n) return { ...ph, offset: i === table.noteIndex ? 0x1000n : 0n };
     parts.push({ at: cursor, bytes: readAt(Number(ph.offset), Number(ph.filesz)) });
     const placed = { ...ph, offset: BigInt(cursor) };

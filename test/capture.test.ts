@@ -55,7 +55,7 @@ for (const opts of LAYOUTS) {
     const back = await readBack(out);
     t.is(back.prefix.phnum, dump.segments.length + 1);
     for (const load of dump.segments) {
-      const ph = back.prefix.phdrs[load.index];
+      const ph = back.prefix.phdrs.toArray()[load.index];
       t.is(ph.paddr, load.paddr);
       t.is(ph.vaddr, load.vaddr);
       t.is(Number(ph.memsz), load.memsz);
@@ -80,11 +80,11 @@ for (const opts of [...FORMATS, { extendedNumbering: true }] as SyntheticOptions
     const out = path.join(dir, 'slim.elf');
     const result = await capture({ input: file, output: out, mode: 'slim', sync: false });
     const back = await readBack(out);
-    const notesEnd = Number(back.prefix.phdrs[0].offset + back.prefix.phdrs[0].filesz);
+    const notesEnd = Number(back.prefix.phdrs.toArray()[0].offset + back.prefix.phdrs.toArray()[0].filesz);
     t.is(back.bytes.length, notesEnd, 'the file ends with the notes');
     t.is(result.bytesWritten, notesEnd);
     for (const load of dump.segments) {
-      const ph = back.prefix.phdrs[load.index];
+      const ph = back.prefix.phdrs.toArray()[load.index];
       t.deepEqual([ph.paddr, ph.vaddr, Number(ph.memsz), ph.filesz, Number(ph.offset)], [load.paddr, load.vaddr, load.memsz, 0n, notesEnd]);
     }
     t.deepEqual(

@@ -239,7 +239,7 @@ test('a truncated file gives the slim dump that the same bytes from a pipe give 
     t.is(r.code, 0, `${mode}: ${r.stderr}`);
     const back = await readBack(out);
     t.regex(back.causes[0], /unrecoverable memory error/, mode);
-    t.deepEqual(back.prefix.phdrs.map(({ offset, ...rest }) => rest).slice(1), piped.prefix.phdrs.map(({ offset, ...rest }) => rest).slice(1), `${mode}: the same table as from the pipe`);
+    t.deepEqual(back.prefix.phdrs.toArray().map(({ offset, ...rest }) => rest).slice(1), piped.prefix.phdrs.toArray().map(({ offset, ...rest }) => rest).slice(1), `${mode}: the same table as from the pipe`);
   }
   const full = await runCli([file, '-q', '--mode', 'full', '-o', path.join(dir, 'full.elf')]);
   t.is(full.code, 3);
@@ -262,7 +262,7 @@ test('file-aliased PT_LOADs (as dump-guest-memory -p writes): written once, same
   const r = await runCli([file, '--mode', 'full', '--no-klog', '--fault', fault, '-o', out]);
   t.is(r.code, 0, r.stderr);
   const back = await readBack(out);
-  const [p1, p2] = [back.prefix.phdrs[1], back.prefix.phdrs[2]];
+  const [p1, p2] = [back.prefix.phdrs.toArray()[1], back.prefix.phdrs.toArray()[2]];
   t.is(p2.offset, p1.offset + BigInt(1 << 20), 'the alias points into the same output bytes');
   t.true(back.bytes.length < first.size + (64 << 10), `written once: ${back.bytes.length} bytes for ${first.size} of data`);
   t.deepEqual(back.segment(2), back.segment(1).subarray(1 << 20, 2 << 20));

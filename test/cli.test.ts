@@ -35,8 +35,8 @@ test('cat vmcore | slim-core > out holds what slim-core vmcore -o out holds', as
   // The file sink reserves room for read errors that only a seekable input can have, so compare contents, not bytes.
   const [p, d] = await Promise.all([readBack(piped), readBack(direct)]);
   t.deepEqual(
-    p.prefix.phdrs.map(({ offset, ...rest }) => rest),
-    d.prefix.phdrs.map(({ offset, ...rest }) => rest).map((ph, i) => (i === 0 ? { ...ph, filesz: p.prefix.phdrs[0].filesz, memsz: p.prefix.phdrs[0].memsz } : ph)),
+    p.prefix.phdrs.toArray().map(({ offset, ...rest }) => rest),
+    d.prefix.phdrs.toArray().map(({ offset, ...rest }) => rest).map((ph, i) => (i === 0 ? { ...ph, filesz: p.prefix.phdrs.toArray()[0].filesz, memsz: p.prefix.phdrs.toArray()[0].memsz } : ph)),
   );
   for (let i = 1; i < p.prefix.phdrs.length; i++) t.deepEqual(p.segment(i), d.segment(i), `segment ${i}`);
   t.deepEqual(p.omitted?.entries, d.omitted?.entries);

@@ -1,5 +1,6 @@
 // The 256-page rule of a filtered ELF dump's program headers, against a page-by-page reference of makedumpfile -E's rule.
 
+import { ProgramHeaderTable } from '../src/elf/program-header-table.js';
 import test from 'ava';
 import fc from 'fast-check';
 import { filteredProgramHeaders, PFN_EXCLUDED, type KeptRuns } from '../src/dump/filtered-table.js';
@@ -66,59 +67,59 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 test('a run of fewer than 256 excluded pages between kept ones stays in the file data', async (t) => {
   const ph = load(0n, 120n * P, 0x2000n);
   const kept = new Set([...range(0, 10), ...range(110, 120)]);
-  const table = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept));
-  t.deepEqual(loadsOf(table.phdrs), [[0n, 120n * P, 120n * P]]);
+  const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept));
+  t.deepEqual(loadsOf(table.phdrs.toArray()), [[0n, 120n * P, 120n * P]]);
   t.deepEqual(table.copy.map((c) => [c.index, c.inOffset, c.size]), [[1, 0x2000, 120 * PS]]);
 });
 
 test('256 excluded pages end a PT_LOAD: the run becomes p_memsz > p_filesz, and a new one starts', async (t) => {
   const ph = load(0n, 276n * P, 0x2000n);
   const kept = new Set([...range(0, 10), ...range(266, 276)]);
-  const table = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept));
-  t.deepEqual(loadsOf(table.phdrs), [
+  const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept));
+  t.deepEqual(loadsOf(table.phdrs.toArray()), [
     [0n, 10n * P, 266n * P],
     [266n * P, 10n * P, 10n * P],
   ]);
-  t.is(table.phdrs[2].vaddr, ph.vaddr + 266n * P);
+  t.is(table.phdrs.toArray()[2].vaddr, ph.vaddr + 266n * P);
   t.deepEqual(table.copy.map((c) => [c.inOffset, c.size]), [[0x2000, 10 * PS], [0x2000 + 266 * PS, 10 * PS]]);
 });
 
 test('a long leading run is a PT_LOAD with no file data; a trailing run of any length is p_memsz > p_filesz', async (t) => {
   const ph = load(0n, 600n * P, 0x2000n);
   const kept = new Set(range(300, 310));
-  const table = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept));
-  t.deepEqual(loadsOf(table.phdrs), [
+  const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept));
+  t.deepEqual(loadsOf(table.phdrs.toArray()), [
     [0n, 0n, 300n * P],
     [300n * P, 10n * P, 300n * P],
   ]);
-  t.is(table.phdrs[1].offset, 0n);
+  t.is(table.phdrs.toArray()[1].offset, 0n);
 });
 
 test('a partial last page is a hole, as in makedumpfile (segment 0x1000+0x9ec00 gives filesz 0x9e000)', async (t) => {
   const ph = load(0x1000n, 0x9ec00n, 0x3000n);
-  const table = await filteredProgramHeaders([note, ph], 0, PS, runsOf(new Set(range(0, 0x100))));
-  t.deepEqual(loadsOf(table.phdrs), [[0x1000n, 0x9e000n, 0x9ec00n]]);
+  const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(new Set(range(0, 0x100))));
+  t.deepEqual(loadsOf(table.phdrs.toArray()), [[0x1000n, 0x9e000n, 0x9ec00n]]);
 });
 
 test('aliased PT_LOADs are each cut, as makedumpfile does, and the PT_NOTE keeps its place', async (t) => {
   const text = load(0x10000n * P, 1000n * P, 0x2000n);
   const ram = load(0n, 0x20000n * P, 0x2000n + 1000n * 4096n);
   const kept = new Set([...range(0x10000, 0x10010), ...range(0x10300, 0x10310)]);
-  const table = await filteredProgramHeaders([note, text, ram], 0, PS, runsOf(kept));
+  const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, text, ram]), 0, PS, runsOf(kept));
   t.is(table.noteIndex, 0);
-  t.deepEqual(loadsOf(table.phdrs), [...reference(text, kept), ...reference(ram, kept)]);
+  t.deepEqual(loadsOf(table.phdrs.toArray()), [...reference(text, kept), ...reference(ram, kept)]);
 });
 
 test('past the PT_LOAD cap the threshold doubles until the table fits', async (t) => {
   const ph = load(0n, 8000n * P, 0x2000n);
   // A kept page after every 300 excluded: 27 loads at 256, one at 512.
   const kept = new Set(range(0, 27).map((i) => i * 301 + 300));
-  const free = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept));
+  const free = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept));
   t.is(free.threshold, PFN_EXCLUDED);
-  t.true(loadsOf(free.phdrs).length > 20);
-  const capped = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept), 4);
+  t.true(loadsOf(free.phdrs.toArray()).length > 20);
+  const capped = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept), 4);
   t.is(capped.threshold, 512);
-  t.deepEqual(loadsOf(capped.phdrs), reference(ph, kept, 512));
+  t.deepEqual(loadsOf(capped.phdrs.toArray()), reference(ph, kept, 512));
 });
 
 test('random keep sets give the reference rule exactly, and every kept page is copied', async (t) => {
@@ -130,8 +131,8 @@ test('random keep sets give the reference rule exactly, and every kept page is c
       async (pages, tail, keptRuns) => {
         const ph = load(0n, BigInt(pages) * P + BigInt(tail), 0x2000n);
         const kept = new Set(keptRuns.flatMap(([s, n]) => range(s, s + n)));
-        const table = await filteredProgramHeaders([note, ph], 0, PS, runsOf(kept));
-        t.deepEqual(loadsOf(table.phdrs), reference(ph, kept));
+        const table = await filteredProgramHeaders(ProgramHeaderTable.from([note, ph]), 0, PS, runsOf(kept));
+        t.deepEqual(loadsOf(table.phdrs.toArray()), reference(ph, kept));
         for (const pfn of kept) {
           if (pfn >= pages) continue;
           t.true(table.copy.some((c) => BigInt(pfn) * P >= c.paddr && BigInt(pfn + 1) * P <= c.paddr + BigInt(c.size)), `pfn ${pfn} copied`);

@@ -58,7 +58,7 @@ test('auto mode: a fatal machine check in the log makes a slim dump whose MCE no
 test('full mode: the page is zero in both the kernel-image PT_LOAD and the RAM PT_LOAD that alias it, listed with reason 4', async (t) => {
   const klog = dumpWithLog([...mceLines(FATAL, '1003000', '8c'), PANIC]);
   const { back } = await run(t, klog, 'full');
-  const holders = back.prefix.phdrs.map((ph, i) => [ph, i] as const).filter(([ph]) => ph.type === 1 && ph.paddr <= IMAGE_PAGE + 3n * PAGE && IMAGE_PAGE + 3n * PAGE < ph.paddr + ph.filesz);
+  const holders = back.prefix.phdrs.toArray().map((ph, i) => [ph, i] as const).filter(([ph]) => ph.type === 1 && ph.paddr <= IMAGE_PAGE + 3n * PAGE && IMAGE_PAGE + 3n * PAGE < ph.paddr + ph.filesz);
   t.is(holders.length, 2, 'two PT_LOADs hold the page');
   for (const [ph, i] of holders) {
     const at = Number(IMAGE_PAGE + 3n * PAGE - ph.paddr);

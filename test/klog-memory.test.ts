@@ -1,5 +1,6 @@
 // Physical reads through PT_LOADs, virtual-to-physical translation, opening vmcore files, and the dmesg command.
 
+import { ProgramHeaderTable } from '../src/elf/program-header-table.js';
 import test from 'ava';
 import fc from 'fast-check';
 import { writeFile } from 'node:fs/promises';
@@ -22,7 +23,7 @@ const file = Buffer.from(Array.from({ length: 0x10000 }, (_, i) => (i * 7 + (i >
 const readAt = (off: number, len: number) => file.subarray(off, off + len);
 
 test('reads split across physically adjacent segments, and fail on holes, memsz tails and short files', (t) => {
-  const mem = memoryFromSegments([note, load(0x1000n, 0x1000, 0x100), load(0x2000n, 0x800, 0x3000, undefined, 0x1000), load(0x4000n, 0x1000, 0xf800)], readAt);
+  const mem = memoryFromSegments(ProgramHeaderTable.from([note, load(0x1000n, 0x1000, 0x100), load(0x2000n, 0x800, 0x3000, undefined, 0x1000), load(0x4000n, 0x1000, 0xf800)]), readAt);
   t.deepEqual(mem.read(0x1ff0n, 0x20), Buffer.concat([file.subarray(0x10f0, 0x1100), file.subarray(0x3000, 0x3010)]));
   t.deepEqual(mem.read(0x1000n, 0), Buffer.alloc(0));
   t.is(mem.read(0x2800n, 1), undefined, 'between p_filesz and p_memsz');
@@ -37,7 +38,7 @@ test('random segment layouts, overlaps included, read as a byte-by-byte lookup w
     fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 0x4000 }), fc.integer({ min: 0, max: 0x800 }), (segs, at, len) => {
       // Overlapping segments must agree per address, as in a real vmcore: map each one onto one backing image.
       const phdrs = segs.map((s) => load(BigInt(s.start), s.size, s.start));
-      const mem = memoryFromSegments(phdrs, readAt);
+      const mem = memoryFromSegments(ProgramHeaderTable.from(phdrs), readAt);
       const byteAt = (p: number) => (phdrs.some((ph) => BigInt(p) >= ph.paddr && BigInt(p) < ph.paddr + ph.filesz) ? file[p] : undefined);
       const want = Array.from({ length: len }, (_, i) => byteAt(at + i));
       const got = mem.read(BigInt(at), len);
@@ -51,19 +52,19 @@ test('random segment layouts, overlaps included, read as a byte-by-byte lookup w
 
 test('x86-64: PT_LOAD pairs first, then the kernel-image rule with a negative phys_base', (t) => {
   const info = new Map([['NUMBER(phys_base)', '-257949696'], ['KERNELOFFSET', '18400000'], ['NUMBER(KERNEL_IMAGE_SIZE)', '1073741824']]);
-  const map = buildAddressMap([note, load(0x100000n, 0x1000, 0, 0xffff8933c0100000n), load(0x200000n, 0x1000, 0)], info, 62);
+  const map = buildAddressMap(ProgramHeaderTable.from([note, load(0x100000n, 0x1000, 0, 0xffff8933c0100000n), load(0x200000n, 0x1000, 0)]), info, 62);
   t.is(map.toPhysical(0xffff8933c0100010n), 0x100010n);
   t.is(map.toPhysical(0xffff8933c0101000n), undefined, 'past p_memsz, and not in the kernel image');
   t.is(map.toPhysical(0xffffffff99400000n), 0x9e00000n);
   t.is(map.toPhysical(0xffffffffc0000000n), undefined, 'past KERNEL_IMAGE_SIZE');
   t.is(map.toPhysical(0xffffffff80000000n), undefined, 'below physical 0 once phys_base is added');
-  t.is(buildAddressMap([], new Map(), 62).toPhysical(0xffffffff99400000n), undefined);
+  t.is(buildAddressMap(ProgramHeaderTable.from([]), new Map(), 62).toPhysical(0xffffffff99400000n), undefined);
 });
 
 test('aarch64 kernel-image addresses use kimage_voffset; other machines only the PT_LOADs', (t) => {
   const info = new Map([['NUMBER(kimage_voffset)', '0xffff800007e00000']]);
-  t.is(buildAddressMap([], info, 183).toPhysical(0xffff800008010000n), 0x210000n);
-  t.is(buildAddressMap([], info, 21).toPhysical(0xffff800008010000n), undefined);
+  t.is(buildAddressMap(ProgramHeaderTable.from([]), info, 183).toPhysical(0xffff800008010000n), 0x210000n);
+  t.is(buildAddressMap(ProgramHeaderTable.from([]), info, 21).toPhysical(0xffff800008010000n), undefined);
   t.is(parseVmcoreinfoNumber('-5'), -5n);
   t.is(parseVmcoreinfoNumber('0x10'), 16n);
   t.is(parseVmcoreinfoNumber('12abc'), undefined);

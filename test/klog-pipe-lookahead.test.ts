@@ -30,7 +30,7 @@ async function poisonedPages(file: string): Promise<Buffer[]> {
       return buf;
     };
     const prefix = await readDumpPrefix(read);
-    const holders = prefix.phdrs.filter((ph) => ph.type === 1 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
+    const holders = prefix.phdrs.toArray().filter((ph) => ph.type === 1 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
     return Promise.all(holders.map((ph) => read(Number(ph.offset + POISONED - ph.paddr), PAGE, 'page')));
   } finally {
     await fh.close();

@@ -1,5 +1,6 @@
 // The real 6.1 kdump vmcore: our dmesg must equal vmcore-dmesg's, and must end with the machine check and the panic.
 
+import { ProgramHeaderTable } from '../src/elf/program-header-table.js';
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -54,9 +55,9 @@ test('without the kernel-text PT_LOAD, phys_base (negative here) and KASLR still
   const opened = await openFileMemory(await realFixturePath());
   try {
     const withText = buildAddressMap(opened.phdrs, opened.vmcoreinfo, opened.machine);
-    const ramOnly = opened.phdrs.filter((ph) => !(ph.type === PT_LOAD && ph.vaddr >= 0xffffffff80000000n));
+    const ramOnly = opened.phdrs.toArray().filter((ph) => !(ph.type === PT_LOAD && ph.vaddr >= 0xffffffff80000000n));
     t.is(ramOnly.length, opened.phdrs.length - 1);
-    const fromPhysBase = buildAddressMap(ramOnly, opened.vmcoreinfo, opened.machine);
+    const fromPhysBase = buildAddressMap(ProgramHeaderTable.from(ramOnly), opened.vmcoreinfo, opened.machine);
     t.is(fromPhysBase.toPhysical(0xffffffff99400000n), 0x9e00000n);
     t.is(fromPhysBase.toPhysical(0xffffffff9ae643e0n), withText.toPhysical(0xffffffff9ae643e0n));
     const a = readKernelLog(opened.memory, opened.vmcoreinfo, withText, 'le', 8);

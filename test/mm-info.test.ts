@@ -1,12 +1,13 @@
 // VMCOREINFO keys for the mem_map walk: parsing rules, the kernel-version layouts, and the reasons filtering is unavailable.
 
+import { ProgramHeaderTable } from '../src/elf/program-header-table.js';
 import test from 'ava';
 import { parseMmInfo, type MmInfo } from '../src/mm/index.js';
 import { SyntheticMm } from './helpers/synthetic-mm.js';
 
 function info(overrides: Record<string, string | undefined> = {}, machine = 62) {
   const mm = new SyntheticMm({ vmcoreinfo: overrides });
-  return parseMmInfo(mm.vmcoreinfo, mm.phdrs, machine);
+  return parseMmInfo(mm.vmcoreinfo, ProgramHeaderTable.from(mm.phdrs), machine);
 }
 
 function ok(r: ReturnType<typeof info>): MmInfo {
@@ -58,7 +59,7 @@ test('later kernels: folio offsets (6.3), PG_hugetlb (6.6), hugetlb and slab pag
 test('the reasons page filtering is unavailable fit "page filtering is not available for <reason>"', (t) => {
   const reason = (r: ReturnType<typeof info>) => ('unavailable' in r ? r.unavailable : 'available');
   t.is(reason(info({}, 183)), 'a dump of another architecture (e_machine 183; only x86_64 is supported)');
-  t.is(reason(parseMmInfo(new Map(), [], 62)), 'a dump without VMCOREINFO');
+  t.is(reason(parseMmInfo(new Map(), ProgramHeaderTable.from([]), 62)), 'a dump without VMCOREINFO');
   t.is(reason(info({ 'SYMBOL(mem_section)': undefined })), 'a dump whose VMCOREINFO lacks SYMBOL(mem_section)');
   t.is(reason(info({ 'OFFSET(page._mapcount)': undefined })), 'a dump whose VMCOREINFO lacks OFFSET(page._mapcount)');
   t.is(reason(info({ 'LENGTH(mem_section)': '1' })), 'a kernel without SPARSEMEM_EXTREME (LENGTH(mem_section) is 1)');

@@ -21,15 +21,15 @@ for (const elfClass of [32, 64] as const) {
       const layout = planOutputLayout(prefix, segments, notesSize);
       const out = decodeProgramHeaders(layout.programHeaders, prefix.phnum, prefix.format);
       t.is(layout.programHeaders.length, prefix.phnum * (elfClass === 64 ? 56 : 32));
-      const placed = new Map(layout.segments.map((s) => [s.index, s.outOffset]));
+      const placed = new Map(layout.segments.map((s) => [s.index, layout.outOffsets[s.index]]));
       const notesEnd = BigInt(layout.notesOffset + notesSize);
-      t.deepEqual(out, prefix.phdrs.map((ph, index) => {
+      t.deepEqual(out, prefix.phdrs.toArray().map((ph, index) => {
         if (index === prefix.noteIndex) return { ...ph, offset: BigInt(layout.notesOffset), filesz: BigInt(notesSize), memsz: BigInt(notesSize) };
         const at = placed.get(index);
         return at === undefined ? { ...ph, offset: notesEnd, filesz: 0n } : { ...ph, offset: BigInt(at) };
       }));
       // The copied segments keep their page offset (p_offset ≡ p_vaddr mod page size), as readers expect.
-      for (const s of layout.segments) t.is(s.outOffset % 4096, s.inOffset % 4096);
+      for (const s of layout.segments) t.is(layout.outOffsets[s.index] % 4096, s.inOffset % 4096);
     });
   }
 }

@@ -18,7 +18,7 @@ for (const level of [0, 31]) {
     const input = await realFixturePath('hwpoison');
     const source = await readBack(input);
     // Every file offset that holds a poisoned page, in every PT_LOAD (0x14000000 is in the kernel-text mapping too).
-    const badPages = source.prefix.phdrs.flatMap((ph) =>
+    const badPages = source.prefix.phdrs.toArray().flatMap((ph) =>
       ph.type !== PT_LOAD ? [] : POISONED.filter((p) => BigInt(p) >= ph.paddr && BigInt(p + PAGE) <= ph.paddr + ph.filesz).map((p) => Number(ph.offset + BigInt(p) - ph.paddr)),
     );
     t.is(badPages.length, 8);

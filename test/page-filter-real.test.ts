@@ -27,7 +27,7 @@ const LEVELS = [1, 2, 8, 16, 31];
 /** Each pfn's bytes in an ELF dump, from the first PT_LOAD that holds it whole in its file data. */
 function pagesWithData(dump: ReadBack): Map<number, Buffer> {
   const pages = new Map<number, Buffer>();
-  for (const ph of dump.prefix.phdrs) {
+  for (const ph of dump.prefix.phdrs.toArray()) {
     if (ph.type !== PT_LOAD || ph.filesz === 0n) continue;
     const first = Math.ceil(Number(ph.paddr) / PAGE);
     const end = Math.floor(Number(ph.paddr + ph.filesz) / PAGE);
@@ -41,7 +41,7 @@ function pagesWithData(dump: ReadBack): Map<number, Buffer> {
 }
 
 function loadsOf(dump: ReadBack): string[] {
-  return dump.prefix.phdrs.filter((p) => p.type === PT_LOAD).map((p) => `${p.paddr.toString(16)}+${p.filesz.toString(16)}/${p.memsz.toString(16)}`);
+  return dump.prefix.phdrs.toArray().filter((p) => p.type === PT_LOAD).map((p) => `${p.paddr.toString(16)}+${p.filesz.toString(16)}/${p.memsz.toString(16)}`);
 }
 
 const ZERO = Buffer.alloc(PAGE);

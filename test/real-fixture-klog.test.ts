@@ -78,14 +78,14 @@ test('--mode full zero-fills exactly page 0x345000 and lists it with reason 4', 
   t.is(r.code, 0, r.stderr);
   const back = await readBack(out);
   t.deepEqual(back.omitted?.entries.map((e) => [e.paddr, e.length, e.reason]), [[POISONED, 0x1000n, OmitReason.KERNEL_LOG]]);
-  const index = back.prefix.phdrs.findIndex((ph, i) => i > 0 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
+  const index = back.prefix.phdrs.toArray().findIndex((ph, i) => i > 0 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
   const seg = back.segment(index);
-  const at = Number(POISONED - back.prefix.phdrs[index].paddr);
+  const at = Number(POISONED - back.prefix.phdrs.toArray()[index].paddr);
   t.true(seg.subarray(at, at + 0x1000).every((b) => b === 0));
   // The rest of that segment equals the input's.
   const inPrefix = await readBack(input).then((x) => x.prefix);
-  const inOffset = Number(inPrefix.phdrs[index].offset);
-  const outOffset = Number(back.prefix.phdrs[index].offset);
+  const inOffset = Number(inPrefix.phdrs.toArray()[index].offset);
+  const outOffset = Number(back.prefix.phdrs.toArray()[index].offset);
   t.is(await sha256(out, outOffset, at), await sha256(input, inOffset, at));
   const after = seg.length - at - 0x1000;
   t.is(await sha256(out, outOffset + at + 0x1000, after), await sha256(input, inOffset + at + 0x1000, after));

@@ -50,7 +50,7 @@ test('full dump with no hint holds byte-identical memory, but the page the kerne
   const listed = (await readBack(out)).omitted!.entries;
   t.deepEqual(listed.map((e) => [e.paddr, e.length, e.reason]), [[POISONED, 0x1000n, OmitReason.PAGE_FLAG]]);
   for (let i = 1; i < a.phdrs.length; i++) {
-    const [x, y] = [a.phdrs[i], b.phdrs[i]];
+    const [x, y] = [a.phdrs.toArray()[i], b.phdrs.toArray()[i]];
     t.deepEqual([y.paddr, y.vaddr, y.filesz, y.memsz], [x.paddr, x.vaddr, x.filesz, x.memsz]);
     if (x.paddr <= POISONED && POISONED < x.paddr + x.filesz) {
       const at = Number(POISONED - x.paddr);
@@ -70,12 +70,12 @@ test('full dump with --fault 0x345000 zero-fills exactly that page and lists it'
   const r = await runCli([input, '-o', out, '--mode', 'full', '--fault', '0x345000', '--no-sync', '--no-klog']);
   t.is(r.code, 0, r.stderr);
   const [a, b] = await Promise.all([prefixOf(input), prefixOf(out)]);
-  const index = a.phdrs.findIndex((ph, i) => i > 0 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
+  const index = a.phdrs.toArray().findIndex((ph, i) => i > 0 && ph.paddr <= POISONED && POISONED < ph.paddr + ph.filesz);
   t.is(index, 3, 'the RAM segment at 0x100000 holds the page');
-  const page = Number(POISONED - a.phdrs[index].paddr);
-  const x = Number(a.phdrs[index].offset);
-  const y = Number(b.phdrs[index].offset);
-  const size = Number(a.phdrs[index].filesz);
+  const page = Number(POISONED - a.phdrs.toArray()[index].paddr);
+  const x = Number(a.phdrs.toArray()[index].offset);
+  const y = Number(b.phdrs.toArray()[index].offset);
+  const size = Number(a.phdrs.toArray()[index].filesz);
   t.is(await sha256(out, y, page), await sha256(input, x, page), 'bytes before the page');
   t.is(await sha256(out, y + page + PAGE, size - page - PAGE), await sha256(input, x + page + PAGE, size - page - PAGE), 'bytes after the page');
   const fh = await open(out);
@@ -101,8 +101,8 @@ test('slim dump keeps every original note byte for byte and every PT_LOAD', asyn
     ['CORE', 'CORE', 'VMCOREINFO', 'SLIMCORE', 'SLIMCORE'],
   );
   t.deepEqual(
-    b.phdrs.slice(1).map((ph) => [ph.paddr, ph.vaddr, ph.memsz, ph.filesz]),
-    a.phdrs.slice(1).map((ph) => [ph.paddr, ph.vaddr, ph.memsz, 0n]),
+    b.phdrs.toArray().slice(1).map((ph) => [ph.paddr, ph.vaddr, ph.memsz, ph.filesz]),
+    a.phdrs.toArray().slice(1).map((ph) => [ph.paddr, ph.vaddr, ph.memsz, 0n]),
   );
   const py = await pyelftools(out);
   t.is(py.notes.filter((n) => n.n_name === 'CORE').length, 2);

@@ -56,7 +56,7 @@ test('whole input and random chunk splits give the same bytes, with and without 
   const back = await readDumpPrefix(bufferRangeReader(whole));
   t.is(back.phnum, 3);
   t.is(back.notes.notes[back.notes.notes.length - 1].name, 'SLIMCORE');
-  const seg = back.phdrs[1];
+  const seg = back.phdrs.toArray()[1];
   t.true(whole.subarray(Number(seg.offset) + 0x2000, Number(seg.offset) + 0x3000).every((b) => b === 0));
   await fc.assert(
     fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 20000 }), { minLength: 1, maxLength: 10 }), fc.integer({ min: 1, max: 0x5000 }), async (splits, chunkSize) => {

@@ -1,16 +1,13 @@
 // Stage: turns the prefix into the output's header block, with program headers moved to the new layout.
 
-import { classLayout } from '../src/elf/byte-order.js';
 import { encodeHeader } from '../src/elf/header.js';
-import { planOutputLayout, type DataSegment, type OutputLayout } from '../src/dump/layout.js';
+import { planOutputLayout, type DataSegment, type OutputLayout, type PlannedLayout } from '../src/dump/layout.js';
 import type { DumpEvent } from '../src/stream/events.js';
 
-export function encodeHeaderBlock(layout: OutputLayout, noteBytes: Buffer | readonly Buffer[]): Buffer {
-  const block = Buffer.alloc(layout.headerBlockSize);
+/** Completes the layout's header block (its program headers are in place) with the ELF header and the notes. */
+export function encodeHeaderBlock(layout: PlannedLayout, noteBytes: Buffer | readonly Buffer[]): Buffer {
+  const block = layout.headerBlock;
   encodeHeader(layout.header).copy(block, 0);
-  const L = classLayout(layout.header);
-  layout.sectionZero?.copy(block, L.ehsize);
-  layout.programHeaders.copy(block, Number(layout.header.phoff));
   let at = layout.notesOffset;
   for (const part of partsOf(noteBytes)) at += part.copy(block, at);
   return block;
@@ -27,8 +24,11 @@ function partsOf(noteBytes: Buffer | readonly Buffer[]): readonly Buffer[] {
 export function elfHeaderRewriter(segments: readonly DataSegment[], onLayout?: (layout: OutputLayout) => void) {
   return (event: DumpEvent): DumpEvent => {
     if (event.kind !== 'prefix') return event;
-    const layout = planOutputLayout(event.prefix, segments, partsOf(event.noteBytes).reduce((n, part) => n + part.length, 0));
+    const planned = planOutputLayout(event.prefix, segments, partsOf(event.noteBytes).reduce((n, part) => n + part.length, 0));
+    const bytes = encodeHeaderBlock(planned, event.noteBytes);
+    // The block goes out once: the layout that stays (for patching) holds offsets only.
+    const { headerBlock: _block, programHeaders: _table, ...layout } = planned;
     onLayout?.(layout);
-    return { kind: 'header', bytes: encodeHeaderBlock(layout, event.noteBytes), layout };
+    return { kind: 'header', bytes, layout };
   };
 }

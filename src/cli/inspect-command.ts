@@ -18,8 +18,8 @@ export const inspectCommand: CommandModule<object, { file: string; json: boolean
       process.stdout.write(args.json ? JSON.stringify(usage, null, 2) + '\n' : formatPageUsage(usage));
       return;
     }
-    const [{ formatInspect, inspectDump }, { writeStdout }] = await Promise.all([import('../inspect/inspect.js'), import('./stdout.js')]);
+    const [{ formatInspectPieces, inspectDump }, { jsonPieces }, { writeStdout }] = await Promise.all([import('../inspect/inspect.js'), import('../inspect/segment-rows.js'), import('./stdout.js')]);
     const report = await inspectDump(pathArgument(args.file, 'file'));
-    await writeStdout(args.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
+    await writeStdout(args.json ? jsonPieces(report) : formatInspectPieces(report));
   },
 };

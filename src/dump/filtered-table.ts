@@ -2,6 +2,7 @@
 
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeader } from '../elf/program-header.js';
+import { ProgramHeaderTableBuilder, type ProgramHeaderTable } from '../elf/program-header-table.js';
 import type { DataSegment } from './layout.js';
 
 /** makedumpfile's PFN_EXCLUDED: a shorter run of excluded pages between kept ones stays inside the PT_LOAD. */
@@ -13,7 +14,7 @@ export const MAX_FILTERED_LOADS = 1 << 17;
 export type KeptRuns = (start: number, end: number) => AsyncIterable<readonly [number, number, boolean]>;
 
 export interface FilteredTable {
-  phdrs: ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   noteIndex: number;
   /** The PT_LOADs whose file bytes are copied (excluded pages inside them are written as zeros, never read). */
   copy: DataSegment[];
@@ -72,8 +73,8 @@ class LoadCutter {
  * as kept only when `keptRuns` says so and its bytes lie whole inside the segment's file data; a partial last page is a
  * hole. Returns undefined when more than `maxLoads` PT_LOADs would be needed at `threshold`.
  */
-async function cutAt(phdrs: readonly ProgramHeader[], noteIndex: number, pageSize: number, keptRuns: KeptRuns, threshold: number, maxLoads: number) {
-  const out: ProgramHeader[] = [];
+async function cutAt(phdrs: ProgramHeaderTable, noteIndex: number, pageSize: number, keptRuns: KeptRuns, threshold: number, maxLoads: number) {
+  const out = new ProgramHeaderTableBuilder(phdrs.length);
   const copy: DataSegment[] = [];
   let loads = 0;
   let newNoteIndex = noteIndex;
@@ -88,7 +89,7 @@ async function cutAt(phdrs: readonly ProgramHeader[], noteIndex: number, pageSiz
   };
   const page = BigInt(pageSize);
   for (let index = 0; index < phdrs.length; index++) {
-    const ph = phdrs[index];
+    const ph = phdrs.get(index);
     if (index === noteIndex) {
       newNoteIndex = out.length;
       out.push(ph);
@@ -123,19 +124,20 @@ async function cutAt(phdrs: readonly ProgramHeader[], noteIndex: number, pageSiz
     }
     if (!cutter.finish()) return undefined;
   }
-  return { phdrs: out, noteIndex: newNoteIndex, copy: copy.sort((x, y) => x.inOffset - y.inOffset || x.index - y.index) };
+  return { phdrs: out.build(), noteIndex: newNoteIndex, copy: copy.sort((x, y) => x.inOffset - y.inOffset || x.index - y.index) };
 }
 
 /** The filtered table at PFN_EXCLUDED, or at the smallest doubling of it whose table holds at most `maxLoads` PT_LOADs. */
 export async function filteredProgramHeaders(
-  phdrs: readonly ProgramHeader[],
+  phdrs: ProgramHeaderTable,
   noteIndex: number,
   pageSize: number,
   keptRuns: KeptRuns,
   maxLoads = MAX_FILTERED_LOADS,
 ): Promise<FilteredTable> {
   // With no threshold at all, every source PT_LOAD stays whole: that table always fits.
-  const loads = phdrs.filter((ph) => ph.type === PT_LOAD).length;
+  let loads = 0;
+  for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD) loads++;
   for (let threshold = PFN_EXCLUDED; ; threshold *= 2) {
     const unbounded = threshold > 2 ** 40;
     const table = await cutAt(phdrs, noteIndex, pageSize, keptRuns, unbounded ? Infinity : threshold, unbounded ? Math.max(loads, maxLoads) : maxLoads);

@@ -7,7 +7,7 @@ import type { ElfHeader } from '../elf/header.js';
 import { writeProgramHeader, type ProgramHeader } from '../elf/program-header.js';
 import { encodeSectionHeaderZero } from '../elf/section-header.js';
 import { toSafeNumber, type DumpPrefix } from './prefix.js';
-import { fileExtents } from './file-extents.js';
+import { fileExtents, membersOf } from './file-extents.js';
 
 export type DumpMode = 'slim' | 'full';
 
@@ -20,21 +20,23 @@ export interface DataSegment {
 }
 
 /** Data segments sorted by file offset, checked against each other and against the input size when known. */
-export function dataSegments(prefix: DumpPrefix, inputSize?: number): DataSegment[] {
+export function dataSegments(prefix: Pick<DumpPrefix, 'phdrs' | 'noteIndex'>, inputSize?: number): DataSegment[] {
   const out: DataSegment[] = [];
-  prefix.phdrs.forEach((ph, index) => {
-    if (index === prefix.noteIndex) return;
-    if (ph.type === PT_LOAD && ph.filesz > ph.memsz) {
-      throw new BadInputError(`program header ${index}: p_filesz ${hex(ph.filesz)} is larger than p_memsz ${hex(ph.memsz)}`);
+  const { phdrs } = prefix;
+  for (let index = 0; index < phdrs.length; index++) {
+    if (index === prefix.noteIndex) continue;
+    const filesz = phdrs.filesz(index);
+    if (phdrs.type(index) === PT_LOAD && filesz > phdrs.memsz(index)) {
+      throw new BadInputError(`program header ${index}: p_filesz ${hex(filesz)} is larger than p_memsz ${hex(phdrs.memsz(index))}`);
     }
-    if (ph.filesz === 0n) return;
-    const inOffset = toSafeNumber(ph.offset, `program header ${index}: p_offset`);
-    const size = toSafeNumber(ph.filesz, `program header ${index}: p_filesz`);
+    if (filesz === 0n) continue;
+    const inOffset = toSafeNumber(phdrs.offset(index), `program header ${index}: p_offset`);
+    const size = toSafeNumber(filesz, `program header ${index}: p_filesz`);
     if (inOffset + size > Number.MAX_SAFE_INTEGER) {
       throw new BadInputError(`program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} overflows`);
     }
-    out.push({ index, inOffset, size, paddr: ph.paddr });
-  });
+    out.push({ index, inOffset, size, paddr: phdrs.paddr(index) });
+  }
   checkInsideInput(out, inputSize);
   return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
 }
@@ -66,26 +68,31 @@ export function forwardPassObstacle(sorted: readonly DataSegment[]): string | un
   return undefined;
 }
 
-export interface PlacedSegment {
-  index: number;
-  inOffset: number;
-  outOffset: number;
-  size: number;
-}
-
+/** Where everything goes in the output: what the serializer and the patching after the copy need. */
 export interface OutputLayout {
   header: ElfHeader;
-  /** The output's program header table, encoded: one object per entry would cost four times its 56 bytes. */
-  programHeaders: Buffer;
   /** Section header 0, present only when the program header count needs PN_XNUM. */
   sectionZero?: Buffer;
   notesOffset: number;
   notesSize: number;
   /** Bytes before the first segment's data: headers, notes and alignment padding. */
   headerBlockSize: number;
-  /** In input file order; file-aliased segments share output bytes. Empty for a slim dump that keeps no pages. */
-  segments: PlacedSegment[];
+  /** The data segments copied, in input file order (none for a slim dump that keeps no pages). */
+  segments: readonly DataSegment[];
+  /** Output file offset of each program header's data, by index; NaN for those not copied. File-aliased segments share output bytes. */
+  outOffsets: Float64Array;
   totalSize: number;
+}
+
+/** The layout with its header block, before that goes out (kept no longer: 7 MiB of program headers at the cap). */
+export interface PlannedLayout extends OutputLayout {
+  /**
+   * headerBlockSize bytes: the program headers (and section header 0) already in place, encoded straight into it
+   * (one object per entry would cost four times its 56 bytes); encodeHeaderBlock adds the rest.
+   */
+  headerBlock: Buffer;
+  /** The output's program header table: a view of headerBlock. */
+  programHeaders: Buffer;
 }
 
 /** The smallest offset at or after `from` with the same remainder as `like` modulo the page size. */
@@ -96,7 +103,7 @@ function congruentOffset(from: number, like: number, pageSize: number): number {
 }
 
 /** Places the header block, then every data segment in `sorted`; any other segment gets p_filesz 0. */
-export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): OutputLayout {
+export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): PlannedLayout {
   const L = classLayout(prefix.format);
   const extended = prefix.phnum >= PN_XNUM;
   const sectionZero = extended ? encodeSectionHeaderZero(prefix.phnum, prefix.format) : undefined;
@@ -104,30 +111,31 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
   const notesOffset = alignUp(phoff + prefix.phnum * L.phentsize, 8);
   const notesEnd = notesOffset + notesSize;
 
-  const segments: PlacedSegment[] = [];
+  const outOffsets = new Float64Array(prefix.phnum).fill(NaN);
   let cursor = sorted.length > 0 ? alignUp(notesEnd, prefix.pageSize) : notesEnd;
   const headerBlockSize = cursor;
   // Segments over the same input bytes share their output bytes too: each run of file bytes is written once.
-  for (const extent of fileExtents(sorted)) {
+  const files = fileExtents(sorted);
+  for (const extent of files.extents) {
     const extentOut = congruentOffset(cursor, extent.inOffset, prefix.pageSize);
-    for (const seg of extent.members) {
-      segments.push({ index: seg.index, inOffset: seg.inOffset, outOffset: extentOut + (seg.inOffset - extent.inOffset), size: seg.size });
-    }
+    for (const seg of membersOf(files, extent)) outOffsets[seg.index] = extentOut + (seg.inOffset - extent.inOffset);
     cursor = extentOut + extent.size;
   }
-  const placed = new Map(segments.map((s) => [s.index, s]));
-  const programHeaders = Buffer.alloc(prefix.phnum * L.phentsize);
-  prefix.phdrs.forEach((ph, index) => {
-    const at = placed.get(index);
+  const headerBlock = Buffer.alloc(headerBlockSize);
+  sectionZero?.copy(headerBlock, L.ehsize);
+  const programHeaders = headerBlock.subarray(phoff, phoff + prefix.phnum * L.phentsize);
+  for (let index = 0; index < prefix.phnum; index++) {
+    const ph = prefix.phdrs.get(index);
+    const at = outOffsets[index];
     const out: ProgramHeader =
       index === prefix.noteIndex
         ? { ...ph, offset: BigInt(notesOffset), filesz: BigInt(notesSize), memsz: BigInt(notesSize) }
-        : at
-          ? { ...ph, offset: BigInt(at.outOffset) }
+        : !Number.isNaN(at)
+          ? { ...ph, offset: BigInt(at) }
           : { ...ph, offset: BigInt(notesEnd), filesz: 0n };
     checkClassFits(prefix, out, index);
     writeProgramHeader(programHeaders, index * L.phentsize, out, prefix.format);
-  });
+  }
   const header: ElfHeader = {
     ...prefix.header,
     phoff: BigInt(phoff),
@@ -138,7 +146,7 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
     shstrndx: 0,
     ehsize: L.ehsize,
   };
-  return { header, programHeaders, sectionZero, notesOffset, notesSize, headerBlockSize, segments, totalSize: cursor };
+  return { header, headerBlock, programHeaders, sectionZero, notesOffset, notesSize, headerBlockSize, segments: sorted, outOffsets, totalSize: cursor };
 }
 
 const ELF32_LIMIT = 1n << 32n;

@@ -1,5 +1,6 @@
 // Opens any dump for reading: an ELF vmcore, a kdump-compressed file, or either one flattened; headers and memory by physical address.
 
+import { ProgramHeaderTable } from '../elf/program-header-table.js';
 import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import type { ElfHeader } from '../elf/header.js';
@@ -45,7 +46,7 @@ function kdumpPrefix(k: KdumpFile): DumpPrefix {
     format: { elfClass: 64, endian: k.endian },
     header,
     phnum: 0,
-    phdrs: [],
+    phdrs: ProgramHeaderTable.from([]),
     noteIndex: -1,
     noteOffset: Number(k.sub.offsetNote),
     noteSegment: k.noteSegment,

@@ -1,7 +1,7 @@
 // Where each page frame's bytes lie in the input file: whole in-file pages of the PT_LOADs, one place per pfn.
 
 import { PT_LOAD } from '../elf/constants.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 
 /** Pfns [startPfn, endPfn) lie at file offset `fileOffset` + (pfn - startPfn) * pageSize. */
 export interface PfnExtent {
@@ -14,15 +14,16 @@ export interface PfnExtent {
  * Sorted, disjoint extents. Where PT_LOADs alias one page (the kernel-text mapping over RAM) any of them will do.
  * Pages only partly in a segment's file data are left out.
  */
-export function pfnExtents(phdrs: readonly ProgramHeader[], pageSize: number): PfnExtent[] {
+export function pfnExtents(phdrs: ProgramHeaderTable, pageSize: number): PfnExtent[] {
   const page = BigInt(pageSize);
   const raw: PfnExtent[] = [];
-  for (const ph of phdrs) {
-    if (ph.type !== PT_LOAD || ph.filesz === 0n) continue;
-    const first = (ph.paddr + page - 1n) / page;
-    const end = (ph.paddr + ph.filesz) / page;
+  for (let i = 0; i < phdrs.length; i++) {
+    if (phdrs.type(i) !== PT_LOAD || phdrs.filesz(i) === 0n) continue;
+    const paddr = phdrs.paddr(i);
+    const first = (paddr + page - 1n) / page;
+    const end = (paddr + phdrs.filesz(i)) / page;
     if (end <= first) continue;
-    const fileOffset = ph.offset + (first * page - ph.paddr);
+    const fileOffset = phdrs.offset(i) + (first * page - paddr);
     if (fileOffset + (end - first) * page > BigInt(Number.MAX_SAFE_INTEGER)) continue;
     raw.push({ startPfn: Number(first), endPfn: Number(end), fileOffset: Number(fileOffset) });
   }
@@ -52,13 +53,14 @@ export function extentAfter(extents: readonly PfnExtent[], pfn: number): number 
 }
 
 /** Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD. */
-export function presentBitmap(phdrs: readonly ProgramHeader[], pageSize: number, start: number, end: number): Uint8Array {
+export function presentBitmap(phdrs: ProgramHeaderTable, pageSize: number, start: number, end: number): Uint8Array {
   const bitmap = new Uint8Array(Math.ceil((end - start) / 8));
   const page = BigInt(pageSize);
-  for (const ph of phdrs) {
-    if (ph.type !== PT_LOAD) continue;
-    const from = Math.max(start, Number(ph.paddr / page));
-    const to = Math.min(end, Number((ph.paddr + ph.memsz) / page));
+  for (let i = 0; i < phdrs.length; i++) {
+    if (phdrs.type(i) !== PT_LOAD) continue;
+    const paddr = phdrs.paddr(i);
+    const from = Math.max(start, Number(paddr / page));
+    const to = Math.min(end, Number((paddr + phdrs.memsz(i)) / page));
     for (let p = from; p < to; p++) bitmap[(p - start) >>> 3] |= 1 << ((p - start) & 7);
   }
   return bitmap;

@@ -25,11 +25,11 @@ export function warnAboutPrefix(prefix: DumpPrefix, warn: WarningHandler): void 
       message: `program header ${prefix.noteIndex} (PT_NOTE): non-zero bytes at file offset ${hex(prefix.noteOffset + prefix.notes.end + stray)}, after the notes readers see, are dropped`,
     });
   }
-  prefix.phdrs.forEach((ph, index) => {
-    if (ph.type !== PT_NOTE || index === prefix.noteIndex) return;
+  for (let index = 0; index < prefix.phdrs.length; index++) {
+    if (prefix.phdrs.type(index) !== PT_NOTE || index === prefix.noteIndex) continue;
     warn({
       code: 'EXTRA_NOTE_SEGMENT',
       message: `program header ${index} is a second PT_NOTE: copied as it is, but its notes are not read (crash reads only the first)`,
     });
-  });
+  }
 }

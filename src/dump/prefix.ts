@@ -5,7 +5,8 @@ import { hex, type Format } from '../elf/byte-order.js';
 import { PN_XNUM, PT_NOTE } from '../elf/constants.js';
 import { decodeHeader, decodeIdent, headerSize, validateCoreHeader, type ElfHeader } from '../elf/header.js';
 import { parseNotes, type NoteList } from '../elf/note.js';
-import { decodeProgramHeaders, insaneProgramHeader, type ProgramHeader } from '../elf/program-header.js';
+import { insaneProgramHeader } from '../elf/program-header.js';
+import { ProgramHeaderTable } from '../elf/program-header-table.js';
 import { decodeSectionHeaderZero, sectionHeaderSize } from '../elf/section-header.js';
 import { MAX_FILTERED_LOADS } from './filtered-table.js';
 import { DEFAULT_PAGE_SIZE, isVmcoreinfo, parseVmcoreinfo, vmcoreinfoPageSize } from '../elf/vmcoreinfo.js';
@@ -26,7 +27,7 @@ export interface DumpPrefix {
   header: ElfHeader;
   /** The real program header count (from section header 0 under PN_XNUM). */
   phnum: number;
-  phdrs: ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   /** Index of the PT_NOTE whose notes we parse and grow (crash reads only phdr[0]). */
   noteIndex: number;
   noteOffset: number;
@@ -71,12 +72,12 @@ export async function readDumpPrefix(read: RangeReader): Promise<DumpPrefix> {
   const table = await read(phoff, phnum * header.phentsize, `the ${phnum} program headers at offset ${hex(phoff)}`);
   const insane = insaneProgramHeader(table, phnum, format);
   if (insane) throw new BadInputError(insane);
-  const phdrs = decodeProgramHeaders(table, phnum, format);
+  const phdrs = ProgramHeaderTable.decode(table, phnum, format);
   prefixEnd = Math.max(prefixEnd, phoff + table.length);
 
-  const noteIndex = phdrs.findIndex((ph) => ph.type === PT_NOTE);
+  const noteIndex = phdrs.indexOfType(PT_NOTE);
   if (noteIndex < 0) throw new BadInputError('program headers: no PT_NOTE segment, so there are no CPU notes and no VMCOREINFO');
-  const notePh = phdrs[noteIndex];
+  const notePh = phdrs.get(noteIndex);
   if (notePh.filesz > BigInt(MAX_NOTE_SEGMENT)) {
     throw new BadInputError(`program header ${noteIndex}: PT_NOTE p_filesz ${hex(notePh.filesz)} exceeds the limit of ${hex(MAX_NOTE_SEGMENT)}`);
   }

@@ -1,7 +1,10 @@
 // The program header table of a slim dump: every PT_LOAD kept, split around the few pages whose bytes it keeps.
 
 import { PT_LOAD } from '../elf/constants.js';
+import { OmitReason } from '../notes/slimcore-notes.js';
+import { OmittedRanges } from '../notes/omitted-ranges.js';
 import type { ProgramHeader } from '../elf/program-header.js';
+import { ProgramHeaderTable, ProgramHeaderTableBuilder } from '../elf/program-header-table.js';
 
 /** A physical range whose bytes a slim dump keeps (page-aligned, sorted, disjoint). */
 export interface KeptRange {
@@ -9,16 +12,11 @@ export interface KeptRange {
   length: bigint;
 }
 
-/** A range of a PT_LOAD's file bytes that the slim dump leaves out. */
-export interface LeftOutRange {
-  paddr: bigint;
-  length: bigint;
-}
-
 export interface SlimTable {
-  phdrs: ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   noteIndex: number;
-  leftOut: LeftOutRange[];
+  /** The PT_LOADs' file bytes the slim dump leaves out, as their OMITTED entries (one per PT_LOAD, maybe 128 Ki). */
+  leftOut: OmittedRanges;
 }
 
 const NO_VADDR = 0xffffffffffffffffn;
@@ -55,27 +53,30 @@ function keptInside(ph: ProgramHeader, kept: readonly KeptRange[]): [bigint, big
  * holds it (crash reads the first PT_LOAD that covers an address and never looks further).
  */
 export function slimProgramHeaders(
-  phdrs: readonly ProgramHeader[],
+  phdrs: ProgramHeaderTable,
   noteIndex: number,
   kept: readonly KeptRange[],
   canKeep: KeepCheck,
   keptOnce: KeptRange[] = [],
 ): SlimTable {
-  const out: ProgramHeader[] = [];
+  const table = new ProgramHeaderTableBuilder(phdrs.length);
   // Ranges kept once only: in the first PT_LOAD, in header order, that holds them (and can keep them).
   let once = keptOnce.map((r) => ({ ...r }));
-  const leftOut: LeftOutRange[] = [];
+  const leftOut = new OmittedRanges(phdrs.length);
   let newNoteIndex = noteIndex;
-  phdrs.forEach((ph, index) => {
+  for (let index = 0; index < phdrs.length; index++) {
+    const ph = phdrs.get(index);
     if (index === noteIndex) {
-      newNoteIndex = out.length;
-      out.push(ph);
-      return;
+      newNoteIndex = table.length;
+      table.push(ph);
+      continue;
     }
     if (ph.type !== PT_LOAD) {
-      out.push({ ...ph, filesz: 0n });
-      return;
+      table.push({ ...ph, filesz: 0n });
+      continue;
     }
+    // This PT_LOAD's pieces: the last may still grow, so they go into the table once it is done.
+    const out: ProgramHeader[] = [];
     let at = 0n;
     const here = keptInside(ph, once).filter(([s, e]) => canKeep(index, s, e));
     once = subtract(once, here.map(([s, e]) => ({ paddr: ph.paddr + s, length: e - s })));
@@ -83,7 +84,7 @@ export function slimProgramHeaders(
     const leave = (to: bigint) => {
       if (to <= at) return;
       out.push(piece(ph, at, to - at, false));
-      leftOut.push({ paddr: ph.paddr + at, length: to - at });
+      leftOut.push(ph.paddr + at, to - at, OmitReason.SLIM, 0);
       at = to;
     };
     for (const [s, e] of ranges) {
@@ -100,8 +101,9 @@ export function slimProgramHeaders(
     } else if (ph.memsz === 0n && ph.filesz === 0n) {
       out.push(ph);
     }
-  });
-  return { phdrs: out, noteIndex: newNoteIndex, leftOut };
+    for (const p of out) table.push(p);
+  }
+  return { phdrs: table.build(), noteIndex: newNoteIndex, leftOut };
 }
 
 /** Sorted, merged [start, end) pairs. */

@@ -155,6 +155,8 @@ export function firstEndingAfter(faults: NormalizedFaults, pfn: number): number 
 export function mapFaults(faults: NormalizedFaults, segments: readonly DataSegment[]): FaultMap {
   const bySegment = new Map<number, Float64Array>();
   const entries = new OmittedRanges(faults.count);
+  // No faults (the usual dump): nothing to look up for each of maybe 128 Ki segments.
+  if (faults.count === 0) return { bySegment, entries, outside: [] };
   const used = new Uint8Array(faults.count);
   const page = BigInt(faults.pageSize);
   for (const seg of segments) {

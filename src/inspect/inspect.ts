@@ -2,7 +2,6 @@
 
 import { hex } from '../elf/byte-order.js';
 import { EM_NAMES, NT_PRSTATUS, PN_XNUM } from '../elf/constants.js';
-import { programHeaderTypeName } from '../elf/program-header.js';
 import { isVmcoreinfo } from '../elf/vmcoreinfo.js';
 import { readDumpPrefix } from '../dump/prefix.js';
 import { openSource, readFully } from '../sources/byte-source.js';
@@ -21,6 +20,7 @@ import { judgeMce, statusBitNames, type RecordOrigin } from '../mce/rules.js';
 import { findKernelLog } from '../pipeline/kernel-log-source.js';
 import { decodeFilterNote, NT_SLIMCORE_FILTER } from '../notes/filter-note.js';
 import { describeFilter, filterJson, type FilterJson } from './filter-report.js';
+import { SegmentRows } from './segment-rows.js';
 import {
   decodeCauseNote,
   decodeMceNoteWithProvenance,
@@ -62,7 +62,8 @@ export interface InspectReport {
   programHeaders: number;
   extendedNumbering: boolean;
   pageSize: number;
-  segments: { index: number; type: string; offset: string; vaddr: string; paddr: string; filesz: string; memsz: string; flags: number; align: string }[];
+  /** One row per program header, made as it is read (`jsonPieces` writes the report with them). */
+  segments: SegmentRows;
   notes: { name: string; type: string; size: number }[];
   prstatusCount: number;
   vmcoreinfo: Record<string, string>;
@@ -118,17 +119,7 @@ export async function inspectDump(path: string | undefined): Promise<InspectRepo
       programHeaders: prefix.phnum,
       extendedNumbering: header.phnum === PN_XNUM,
       pageSize: prefix.pageSize,
-      segments: prefix.phdrs.map((ph, index) => ({
-        index,
-        type: programHeaderTypeName(ph.type),
-        offset: hex(ph.offset),
-        vaddr: hex(ph.vaddr),
-        paddr: hex(ph.paddr),
-        filesz: hex(ph.filesz),
-        memsz: hex(ph.memsz),
-        flags: ph.flags,
-        align: hex(ph.align),
-      })),
+      segments: new SegmentRows(prefix.phdrs),
       notes: prefix.notes.notes.map((n) => ({ name: n.name, type: hex(n.type), size: n.desc.length })),
       prstatusCount: prefix.notes.notes.filter((n) => n.name === 'CORE' && n.type === NT_PRSTATUS).length,
       vmcoreinfo: {},
@@ -211,7 +202,14 @@ function describeRecord(m: McePresentation): string {
 }
 
 export function formatInspect(r: InspectReport): string {
-  const lines: string[] = [];
+  return [...formatInspectPieces(r)].join('');
+}
+
+const LINES_PER_PIECE = 512;
+
+/** formatInspect's text in pieces of a few hundred lines: a table of 128 Ki segments is 13 MB of text. */
+export function* formatInspectPieces(r: InspectReport): Generator<string> {
+  let lines: string[] = [];
   const k = r.kdump;
   if (k) {
     lines.push(`${r.file}: kdump-compressed${k.flattened ? ' (flattened)' : ''} ${r.endian === 'le' ? 'little' : 'big'}-endian ${r.machineName} dump, header version ${k.headerVersion}, block size ${k.blockSize}, ${compressionOf(k.status)}`);
@@ -223,6 +221,10 @@ export function formatInspect(r: InspectReport): string {
   }
   for (const s of r.segments) {
     lines.push(`  ${String(s.index).padEnd(2)} ${s.type.padEnd(5)} ${s.offset.padEnd(13)} ${s.paddr.padEnd(19)} ${s.vaddr.padEnd(19)} ${s.filesz.padEnd(13)} ${s.memsz}`);
+    if (lines.length >= LINES_PER_PIECE) {
+      yield lines.join('\n') + '\n';
+      lines = [];
+    }
   }
   lines.push(`Notes: ${r.notes.length} (${r.prstatusCount} NT_PRSTATUS)`);
   for (const n of r.notes) lines.push(`  ${n.name.padEnd(10)} type ${n.type.padEnd(10)} ${n.size} bytes`);
@@ -242,5 +244,5 @@ export function formatInspect(r: InspectReport): string {
     for (const e of o.entries.slice(0, 20)) lines.push(`  ${e.paddr} +${e.length} ${e.reasonName}`);
     if (o.entries.length > 20) lines.push(`  ... ${o.entries.length - 20} more`);
   }
-  return lines.join('\n') + '\n';
+  yield lines.join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 // Kernel virtual to physical addresses, from what the dump itself says: PT_LOAD pairs and VMCOREINFO numbers.
 
 import { PT_LOAD } from '../elf/constants.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 
 export interface AddressMap {
   toPhysical(vaddr: bigint): bigint | undefined;
@@ -14,12 +14,6 @@ const X86_64_START_KERNEL_MAP = 0xffffffff80000000n;
 /** x86-64 KERNEL_IMAGE_SIZE with KASLR, used when VMCOREINFO lacks NUMBER(KERNEL_IMAGE_SIZE). */
 const X86_64_DEFAULT_KERNEL_IMAGE_SIZE = 1n << 30n;
 const U64 = (1n << 64n) - 1n;
-
-interface Linear {
-  vstart: bigint;
-  vend: bigint;
-  pstart: bigint;
-}
 
 /** A VMCOREINFO NUMBER(): the kernel prints most in decimal (phys_base may be negative), a few as 0x hex. */
 export function parseVmcoreinfoNumber(raw: string | undefined): bigint | undefined {
@@ -36,19 +30,21 @@ export function parseVmcoreinfoNumber(raw: string | undefined): bigint | undefin
  * so KERNELOFFSET must not be added again; on x86-64 the slide shows up in phys_base instead.
  */
 export function buildAddressMap(
-  phdrs: readonly ProgramHeader[],
+  phdrs: ProgramHeaderTable,
   vmcoreinfo: Map<string, string>,
   machine: number,
 ): AddressMap {
-  const loads: Linear[] = phdrs
-    .filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n && !isUnsetVaddr(ph.vaddr))
-    .map((ph) => ({ vstart: ph.vaddr, vend: ph.vaddr + ph.memsz, pstart: ph.paddr }));
+  // Table indices, not an object per PT_LOAD: the table may hold 128 Ki of them.
+  const picked: number[] = [];
+  for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n && !isUnsetVaddr(phdrs.vaddr(i))) picked.push(i);
+  const loads = Uint32Array.from(picked);
   const fallback = kernelImageRule(vmcoreinfo, machine);
 
   return {
     toPhysical(vaddr) {
-      for (const l of loads) {
-        if (vaddr >= l.vstart && vaddr < l.vend) return l.pstart + (vaddr - l.vstart);
+      for (const i of loads) {
+        const vstart = phdrs.vaddr(i);
+        if (vaddr >= vstart && vaddr < vstart + phdrs.memsz(i)) return phdrs.paddr(i) + (vaddr - vstart);
       }
       return fallback?.(vaddr);
     },

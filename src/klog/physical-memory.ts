@@ -4,7 +4,7 @@ import { readSync } from 'node:fs';
 import { IoError } from '../errors.js';
 import { hex, type Format } from '../elf/byte-order.js';
 import { PT_LOAD } from '../elf/constants.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 import { readDumpPrefix } from '../dump/prefix.js';
 import { openSource } from '../sources/byte-source.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
@@ -17,45 +17,50 @@ export interface PhysicalMemory {
 /** Largest single read; callers cap what they ask for well below this. */
 const MAX_READ_BYTES = 1 << 30;
 
-interface Segment {
-  start: bigint;
-  end: bigint;
-  fileOffset: bigint;
-}
-
 /**
  * Pure: the caller supplies the positional reader. Overlapping segments (such as a kernel-text
  * PT_LOAD over a RAM range) hold the same bytes, so any one that covers an address will do.
  */
 export function memoryFromSegments(
-  phdrs: readonly ProgramHeader[],
+  phdrs: ProgramHeaderTable,
   readAt: (fileOffset: number, length: number) => Buffer,
 ): PhysicalMemory {
-  const segments: Segment[] = phdrs
-    .filter((ph) => ph.type === PT_LOAD && ph.filesz > 0n)
-    .map((ph) => ({ start: ph.paddr, end: ph.paddr + ph.filesz, fileOffset: ph.offset }))
-    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  // maxEndUpTo[i] bounds how far back a covering segment can start, so lookups stay logarithmic.
-  const maxEndUpTo: bigint[] = [];
-  segments.forEach((s, i) => maxEndUpTo.push(i === 0 || s.end > maxEndUpTo[i - 1] ? s.end : maxEndUpTo[i - 1]));
+  // The PT_LOADs with file data, by paddr: indices into the table, so 128 Ki segments cost 512 KiB, not an object each.
+  const picked: number[] = [];
+  for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.filesz(i) > 0n) picked.push(i);
+  const order = Uint32Array.from(picked).sort((x, y) => {
+    const a = phdrs.paddr(x);
+    const b = phdrs.paddr(y);
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+  const startOf = (k: number) => phdrs.paddr(order[k]);
+  const endOf = (k: number) => phdrs.paddr(order[k]) + phdrs.filesz(order[k]);
+  // maxLastUpTo[k] bounds how far back a covering segment can start, so lookups stay logarithmic. Last bytes, not
+  // ends: an end may be 2^64, which a BigUint64Array cannot hold.
+  const maxLastUpTo = new BigUint64Array(order.length);
+  for (let k = 0; k < order.length; k++) maxLastUpTo[k] = k === 0 || endOf(k) - 1n > maxLastUpTo[k - 1] ? endOf(k) - 1n : maxLastUpTo[k - 1];
 
-  /** Every segment holding `addr`, lowest file offset first: on a pipe only the early part of the file is at hand. */
-  function covering(addr: bigint): Segment[] {
+  /** Every segment (table index) holding `addr`, lowest file offset first: on a pipe only the early part of the file is at hand. */
+  function covering(addr: bigint): number[] {
     let lo = 0;
-    let hi = segments.length - 1;
+    let hi = order.length - 1;
     let last = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (segments[mid].start <= addr) {
+      if (startOf(mid) <= addr) {
         last = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    const found: Segment[] = [];
-    for (let i = last; i >= 0 && maxEndUpTo[i] > addr; i--) {
-      if (segments[i].end > addr) found.push(segments[i]);
+    const found: number[] = [];
+    for (let k = last; k >= 0 && maxLastUpTo[k] >= addr; k--) {
+      if (endOf(k) > addr) found.push(order[k]);
     }
-    return found.sort((a, b) => (a.fileOffset < b.fileOffset ? -1 : a.fileOffset > b.fileOffset ? 1 : 0));
+    return found.sort((x, y) => {
+      const a = phdrs.offset(x);
+      const b = phdrs.offset(y);
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
   }
 
   return {
@@ -66,9 +71,10 @@ export function memoryFromSegments(
       let left = length;
       while (left > 0) {
         let piece: Buffer | undefined;
-        for (const seg of covering(at)) {
-          const take = Number(seg.end - at < BigInt(left) ? seg.end - at : BigInt(left));
-          const fileOffset = seg.fileOffset + (at - seg.start);
+        for (const i of covering(at)) {
+          const end = phdrs.paddr(i) + phdrs.filesz(i);
+          const take = Number(end - at < BigInt(left) ? end - at : BigInt(left));
+          const fileOffset = phdrs.offset(i) + (at - phdrs.paddr(i));
           if (fileOffset + BigInt(take) > BigInt(Number.MAX_SAFE_INTEGER)) continue;
           const got = readAt(Number(fileOffset), take);
           if (got.length >= take) {
@@ -88,7 +94,7 @@ export function memoryFromSegments(
 
 export interface OpenedMemory {
   memory: PhysicalMemory;
-  phdrs: ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   /** Empty when the first PT_NOTE holds no VMCOREINFO note. */
   vmcoreinfo: Map<string, string>;
   format: Format;

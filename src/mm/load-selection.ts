@@ -11,11 +11,11 @@ export interface PhysicalRange {
 export interface LoadSelectionInput {
   pageSize: number;
   /** Every PT_LOAD's [p_paddr, p_paddr + p_memsz): bitmap 1, as makedumpfile's (a partial last page is a hole). */
-  loads: readonly PhysicalRange[];
+  loads: Iterable<PhysicalRange>;
   /** Ranges whose bytes may be dumped (file data: [p_paddr, p_paddr + p_filesz), or a slim dump's kept pages). */
-  data: readonly PhysicalRange[];
+  data: Iterable<PhysicalRange>;
   /** Pages never read nor dumped: machine checks, the user's faults, the kernel log's. */
-  bad: readonly PhysicalRange[];
+  bad: Iterable<PhysicalRange>;
 }
 
 /** Sets bits [from, to) of a bitmap whose bit 0 is pfn `base`, clipped to the bitmap. */
@@ -36,15 +36,28 @@ function setOne(bitmap: Uint8Array, i: number, value: boolean): void {
   else bitmap[i >>> 3] &= ~(1 << (i & 7));
 }
 
+/** [from, to) page frame pairs, flat: 128 Ki PT_LOADs as pairs of arrays would cost 10 MiB. */
+function pfnPairs(ranges: Iterable<PhysicalRange>, first: (a: bigint) => number, end: (a: bigint) => number): Float64Array {
+  const flat: number[] = [];
+  for (const r of ranges) flat.push(first(r.start), end(r.end));
+  return Float64Array.from(flat);
+}
+
+function* pairs(flat: Float64Array): Generator<[number, number]> {
+  for (let i = 0; i < flat.length; i += 2) yield [flat[i], flat[i + 1]];
+}
+
 export function loadSelection(input: LoadSelectionInput): PageSelection {
   const page = BigInt(input.pageSize);
   const pfnFloor = (a: bigint) => Number(a / page);
   const pfnCeil = (a: bigint) => Number((a + page - 1n) / page);
-  const maxMapnr = input.loads.reduce((max, r) => Math.max(max, pfnCeil(r.end)), 0);
   // A page is dumpable when its first byte has file data (makedumpfile's is_in_segs), and no bad byte.
-  const present = input.loads.map((r) => [pfnFloor(r.start), pfnFloor(r.end)] as const);
-  const data = input.data.map((r) => [pfnCeil(r.start), pfnCeil(r.end)] as const);
-  const bad = input.bad.map((r) => [pfnFloor(r.start), pfnCeil(r.end)] as const);
+  const present = pfnPairs(input.loads, pfnFloor, pfnFloor);
+  // maxMapnr counts a partial last page: the ceiling of each end, not the floor kept in `present`.
+  let maxMapnr = 0;
+  for (const [, end] of pairs(pfnPairs(input.loads, pfnFloor, pfnCeil))) maxMapnr = Math.max(maxMapnr, end);
+  const data = pfnPairs(input.data, pfnCeil, pfnCeil);
+  const bad = pfnPairs(input.bad, pfnFloor, pfnCeil);
 
   function cycleAt(start: number): PfnCycle {
     const end = Math.min(start + CYCLE_PFNS, maxMapnr);
@@ -52,10 +65,10 @@ export function loadSelection(input: LoadSelectionInput): PageSelection {
     const presentBits = new Uint8Array(bytes);
     const dumpable = new Uint8Array(bytes);
     const dataBits = new Uint8Array(bytes);
-    for (const [from, to] of present) setBits(presentBits, start, from, Math.min(to, end), true);
-    for (const [from, to] of data) setBits(dataBits, start, from, Math.min(to, end), true);
+    for (const [from, to] of pairs(present)) setBits(presentBits, start, from, Math.min(to, end), true);
+    for (const [from, to] of pairs(data)) setBits(dataBits, start, from, Math.min(to, end), true);
     for (let i = 0; i < bytes; i++) dumpable[i] = presentBits[i] & dataBits[i];
-    for (const [from, to] of bad) setBits(dumpable, start, from, Math.min(to, end), false);
+    for (const [from, to] of pairs(bad)) setBits(dumpable, start, from, Math.min(to, end), false);
     return { start, end, present: presentBits, dumpable };
   }
 

@@ -1,7 +1,7 @@
 // The VMCOREINFO keys the x86_64 mem_map walk needs, parsed and checked once into a typed MmInfo.
 
 import { PT_LOAD } from '../elf/constants.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 
 /** The one way to read the dump's memory: undefined when the bytes are not in any PT_LOAD's file data, or refused. */
 export type PhysRead = (paddr: bigint, length: number) => Buffer | undefined;
@@ -106,7 +106,7 @@ export function isUnavailable(r: MmInfoResult): r is { unavailable: string } {
 class Missing extends Error {}
 
 /** Parses and checks the keys. The reason fits "page filtering is not available for <reason>: nothing is left out". */
-export function parseMmInfo(vmcoreinfo: Map<string, string> | undefined, phdrs: readonly ProgramHeader[], machine: number): MmInfoResult {
+export function parseMmInfo(vmcoreinfo: Map<string, string> | undefined, phdrs: ProgramHeaderTable, machine: number): MmInfoResult {
   if (machine !== EM_X86_64) return { unavailable: `a dump of another architecture (e_machine ${machine}; only x86_64 is supported)` };
   if (!vmcoreinfo || vmcoreinfo.size === 0) return { unavailable: 'a dump without VMCOREINFO' };
   try {
@@ -117,7 +117,7 @@ export function parseMmInfo(vmcoreinfo: Map<string, string> | undefined, phdrs: 
   }
 }
 
-function parse(vi: Map<string, string>, phdrs: readonly ProgramHeader[]): MmInfo {
+function parse(vi: Map<string, string>, phdrs: ProgramHeaderTable): MmInfo {
   const symbol = (name: string) => parseSymbol(vi, `SYMBOL(${name})`);
   const number = (name: string) => parseNumber(vi, `NUMBER(${name})`);
   const unsigned = (key: string) => parseUnsigned(vi, key);
@@ -269,7 +269,7 @@ function compoundLayout(
 }
 
 /** makedumpfile's fallback: the first PT_LOAD in the kernel-text mapping gives paddr − (vaddr − __START_KERNEL_map). */
-function physBaseFromKernelText(phdrs: readonly ProgramHeader[]): bigint {
+function physBaseFromKernelText(phdrs: ProgramHeaderTable): bigint {
   const text = phdrs.find((ph) => ph.type === PT_LOAD && ph.vaddr >= X86_64_START_KERNEL_MAP && ph.vaddr !== U64);
   if (!text) throw new Missing('a dump whose VMCOREINFO lacks NUMBER(phys_base) and which has no kernel-text PT_LOAD');
   return text.paddr - (text.vaddr - X86_64_START_KERNEL_MAP);

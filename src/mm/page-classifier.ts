@@ -4,6 +4,7 @@ import { BadInputError, UsageError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 import { CYCLE_PFNS, popcount } from './page-selection.js';
 import { isUnavailable, parseMmInfo, X86_64_START_KERNEL_MAP, type MmInfo, type PhysRead } from './mm-info.js';
 import { createPageTableWalker } from './x86-64-pagetable.js';
@@ -60,7 +61,7 @@ export interface PageClassifier {
 }
 
 export interface PageClassifierInput {
-  phdrs: readonly ProgramHeader[];
+  phdrs: ProgramHeaderTable;
   vmcoreinfo: Map<string, string> | undefined;
   /** e_machine. */
   machine: number;
@@ -78,7 +79,7 @@ export function createPageClassifier(input: PageClassifierInput): PageClassifier
   if (isUnavailable(parsed)) return parsed;
   const info: MmInfo = parsed;
   const ps = info.pageSize;
-  const loads = input.phdrs.filter((ph) => ph.type === PT_LOAD);
+  const loads = input.phdrs.toArray().filter((ph) => ph.type === PT_LOAD);
   const psN = BigInt(ps);
   const pfnOf = (addr: bigint) => toPfn(addr / psN);
   const presentRuns: Run[] = loads.map((ph) => ({ start: pfnOf(ph.paddr), end: pfnOf(ph.paddr + ph.memsz) }));

@@ -28,7 +28,7 @@ import { elfHeaderRewriter } from '../../transforms/elf-header-rewriter.js';
 import { poisonPageSkipper } from '../../transforms/poison-page-skipper.js';
 import { dumpSerializer, type SerializerProgress } from './serializer.js';
 import { ChunkPool } from '../stream/chunk-pool.js';
-import { planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
+import { draftPlan, planCapture, type CapturePlan, type PlanInput, type RequestedMode, type SourcedRecord } from './plan.js';
 import { checkDumpLevel, pageFilterStep } from './filter-step.js';
 import { PageClassCode, type FilterSummary } from '../notes/filter-note.js';
 import { describeRange, patchReadErrors, writeReport, type ReadErrorOutcome } from './after-copy.js';
@@ -169,7 +169,6 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     kdumpCode?.checkKdumpInput(!source.seekable);
     const { prefix, forward } = await readPrefix(source, options.lookahead ?? PIPE_PREFIX_LIMIT);
     warnAboutPrefix(prefix, warn);
-    const segments = dataSegments(prefix);
     sink = await openSink({ output: options.output, sync: options.sync, name: options.name, tokenFile: options.tokenFile, transport: options.transport, positioned: options.format === 'kdump' });
     // Only a seekable source is read page by page after an error; a pipe's producer does its own reading.
     // With --max-read-errors 0 a page that fails ends the capture, so no list needs room for it, nor a cause restated.
@@ -189,7 +188,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       keepPages: options.slimKeep === 'none' ? [] : klog?.pages,
       keepPagesOnce: options.slimKeep === 'none' ? [] : klog?.wholeArrayPages,
       // On a pipe, only bytes the look-ahead already holds can be kept: a slim dump must not read on; in a file, only bytes it has.
-      canKeep: (index, _start, end) => prefix.phdrs[index].offset + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
+      canKeep: (index, _start, end) => prefix.phdrs.offset(index) + end <= BigInt(forward ? forward.end : (source.size ?? Number.MAX_SAFE_INTEGER)),
       omittedReserve: (recovers && canPatch ? errors.maxPages : 0) + (lateRoom ? LATE_LOG_OMITTED_RESERVE : 0),
       readErrorsUnlisted: recovers && !canPatch,
       causeReserve: lateRoom ? LATE_LOG_CAUSE_RESERVE : recovers && canPatch ? CAUSE_RESERVE : 0,
@@ -198,6 +197,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onWarning: warn,
       onNotice: options.onNotice,
     };
+    // A slim dump copies only what its own table keeps: the input's data segments (maybe 128 Ki) need no list.
+    const segments = draftPlan(prefix, planInput).mode === 'slim' ? [] : dataSegments(prefix);
     const filter = await pageFilterStep({
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });
@@ -210,8 +211,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
     // What is read: each run of file bytes once, however many program headers point into it.
-    const reads = fileExtents(copy);
-    const skip = faultsByExtent(reads, plan.faultMap.bySegment);
+    const files = fileExtents(copy);
+    const reads = files.extents;
+    const skip = faultsByExtent(files, plan.faultMap.bySegment);
     const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
     // Only reads that skip pages (faults, or what a dump level leaves out) need it, and only they are told it is missing.
     const skips = skip.size > 0 || filter.outcome?.elf?.excludedIn !== undefined;

@@ -46,11 +46,19 @@ export interface KdumpCaptureResult extends KdumpWriteResult {
 
 /** The pages a dump holds by the plan alone: a full dump's PT_LOADs, a slim one's kept pages, less the plan's faults. */
 export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelection {
-  const loads = prefix.phdrs.filter((ph) => ph.type === PT_LOAD && ph.memsz > 0n).map((ph) => ({ start: ph.paddr, end: ph.paddr + ph.memsz }));
-  const data = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD).map((s) => ({ start: s.paddr, end: s.paddr + BigInt(s.size) }));
+  const { phdrs } = prefix;
+  // Ranges made as loadSelection reads them: no list of 128 Ki objects.
+  function* loads() {
+    for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n) yield { start: phdrs.paddr(i), end: phdrs.paddr(i) + phdrs.memsz(i) };
+  }
+  function* data() {
+    for (const s of plan.copySegments) if (plan.outputPhdrs.type(s.index) === PT_LOAD) yield { start: s.paddr, end: s.paddr + BigInt(s.size) };
+  }
   const faults = plan.faultMap.entries;
-  const bad = Array.from({ length: faults.count }, (_, i) => ({ start: faults.paddr(i), end: faults.paddr(i) + faults.size(i) }));
-  return loadSelection({ pageSize: prefix.pageSize, loads, data, bad });
+  function* bad() {
+    for (let i = 0; i < faults.count; i++) yield { start: faults.paddr(i), end: faults.paddr(i) + faults.size(i) };
+  }
+  return loadSelection({ pageSize: prefix.pageSize, loads: { [Symbol.iterator]: loads }, data: { [Symbol.iterator]: data }, bad: { [Symbol.iterator]: bad } });
 }
 
 /** Said before anything is opened or sent: the kdump format reads pages in physical order, not in the input's. */
@@ -71,7 +79,7 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const meta = kdumpMetadata(prefix, plan.noteBytes, memory);
   const selection = input.selection ?? planSelection(prefix, plan);
-  const segments = plan.copySegments.filter((s) => plan.outputPhdrs[s.index].type === PT_LOAD);
+  const segments = plan.copySegments.filter((s) => plan.outputPhdrs.type(s.index) === PT_LOAD);
   const output = positionedOutput(input.sink);
   const compressor = await input.compressor;
   const result = await writeKdump({

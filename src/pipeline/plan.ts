@@ -6,7 +6,7 @@ import { dataSegments, type DataSegment, type DumpMode } from '../dump/layout.js
 import type { DumpPrefix } from '../dump/prefix.js';
 import { dropFileAliasedEntries, fileExtents } from '../dump/file-extents.js';
 import { keptRangesFromPages, slimProgramHeaders, type KeepCheck } from '../dump/slim-table.js';
-import type { ProgramHeader } from '../elf/program-header.js';
+import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 import { describeFault, FaultList, mapFaults, normalizeFaults, type FaultMap, type NormalizedFaults } from '../faults/fault-map.js';
 import type { UserFault } from '../faults/fault-input.js';
 import type { MceRecord } from '../mce/record.js';
@@ -79,17 +79,17 @@ export interface PlanFilter {
   /** The FILTER note, appended after OMITTED. */
   note: Buffer;
   /** For a dump level other than 0: the filtered table, and the input's data segments, where faults are listed. */
-  table?: { phdrs: ProgramHeader[]; noteIndex: number; copy: DataSegment[] };
+  table?: { phdrs: ProgramHeaderTable; noteIndex: number; copy: readonly DataSegment[] };
   sourceSegments?: readonly DataSegment[];
 }
 
 export interface CapturePlan {
   mode: DumpMode;
   /** The output's program header table: the input's, or for a slim dump its PT_LOADs split around kept pages. */
-  outputPhdrs: ProgramHeader[];
+  outputPhdrs: ProgramHeaderTable;
   outputNoteIndex: number;
   /** What gets copied, keyed by output program header index, in input file order. */
-  copySegments: DataSegment[];
+  copySegments: readonly DataSegment[];
   /** Why that mode, in a few words. */
   modeReason: string;
   records: JudgedRecord[];
@@ -214,14 +214,21 @@ function warnAboutRecords(records: readonly JudgedRecord[], warn: WarningHandler
 }
 
 /** The slim table, or the input's own table for a full dump, with the segments whose bytes get copied. */
-function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput) {
+interface OutputTable {
+  phdrs: ProgramHeaderTable;
+  noteIndex: number;
+  copy: readonly DataSegment[];
+  leftOut: OmittedRanges;
+}
+
+function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput): OutputTable {
   const filtered = input.filter?.table;
-  if (mode === 'full' && filtered) return { phdrs: filtered.phdrs, noteIndex: filtered.noteIndex, copy: filtered.copy, leftOut: [] };
-  if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: [...segments], leftOut: [] };
+  if (mode === 'full' && filtered) return { phdrs: filtered.phdrs, noteIndex: filtered.noteIndex, copy: filtered.copy, leftOut: new OmittedRanges() };
+  if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: segments, leftOut: new OmittedRanges() };
   const kept = keptRangesFromPages(input.keepPages ?? [], prefix.pageSize);
   const once = keptRangesFromPages(input.keepPagesOnce ?? [], prefix.pageSize);
   const table = slimProgramHeaders(prefix.phdrs, prefix.noteIndex, kept, input.canKeep ?? (() => true), once);
-  const copy = dataSegments({ ...prefix, phdrs: table.phdrs, phnum: table.phdrs.length, noteIndex: table.noteIndex });
+  const copy = dataSegments({ phdrs: table.phdrs, noteIndex: table.noteIndex });
   return { phdrs: table.phdrs, noteIndex: table.noteIndex, copy, leftOut: table.leftOut };
 }
 
@@ -286,8 +293,8 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const endian: Endian = prefix.format.endian;
   const { records, fatal, mode, modeReason, table, faultMap, listed } = modeAndFaults(prefix, segments, input);
 
-  const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : [...(input.filter?.sourceSegments ?? [])]));
-  const omitted = table.leftOut.length === 0 ? zeroFilled : OmittedRanges.of(table.leftOut.map((r) => ({ paddr: r.paddr, length: r.length, reason: OmitReason.SLIM, flags: 0 })));
+  const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : (input.filter?.sourceSegments ?? [])));
+  const omitted = table.leftOut.length === 0 ? zeroFilled : table.leftOut;
   if (omitted !== zeroFilled) omitted.append(zeroFilled);
   const facts: CauseFacts = { mode, modeReason, fatal, records, zeroed: zeroedSummary(omitted), panicLine: input.panicLine };
   // Read errors can only happen where memory is copied: a full dump, or a slim one that keeps some pages.

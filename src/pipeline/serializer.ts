@@ -3,7 +3,7 @@
 import { flushable, many } from 'stream-chain/defs.js';
 import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import type { OutputLayout, PlacedSegment } from '../dump/layout.js';
+import type { OutputLayout } from '../dump/layout.js';
 import type { DumpEvent } from '../stream/events.js';
 import { zeroRuns } from '../stream/zeros.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
@@ -19,19 +19,19 @@ export interface SerializerProgress {
 }
 
 export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
-  let placed = new Map<number, PlacedSegment>();
+  let outOffsets: Float64Array = new Float64Array(0);
   return flushable(
     (event: DumpEvent) => {
       if (event.kind === 'header') {
         progress.layout = event.layout;
-        placed = new Map(event.layout.segments.map((s) => [s.index, s]));
+        outOffsets = event.layout.outOffsets;
         progress.written = event.bytes.length;
         return event.bytes;
       }
       if (event.kind !== 'data') throw new Error(`serializer: unexpected ${event.kind} event before the header`);
-      const seg = placed.get(event.segment);
-      if (!seg) throw new Error(`serializer: data for program header ${event.segment}, which has no place in the output`);
-      const target = seg.outOffset + event.offset;
+      const outOffset = outOffsets[event.segment];
+      if (outOffset === undefined || Number.isNaN(outOffset)) throw new Error(`serializer: data for program header ${event.segment}, which has no place in the output`);
+      const target = outOffset + event.offset;
       if (target < progress.written) throw new Error(`serializer: data for output offset ${hex(target)} arrived after ${hex(progress.written)}`);
       progress.pool?.passing(event.chunk ?? event.bytes, target);
       const gap = target - progress.written;
@@ -44,7 +44,7 @@ export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
       if (!layout) throw new BadInputError('input ended before the headers and notes were complete');
       if (progress.written < layout.totalSize) {
         const missing = layout.totalSize - progress.written;
-        const seg = layout.segments.find((s) => s.outOffset + s.size > progress.written);
+        const seg = layout.segments.find((s) => layout.outOffsets[s.index] + s.size > progress.written);
         const where = seg ? ` in program header ${seg.index}` : '';
         throw new BadInputError(`input ended early${where}: ${missing} bytes of segment data missing`);
       }

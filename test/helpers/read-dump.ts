@@ -38,7 +38,7 @@ export async function readBack(file: string): Promise<ReadBack> {
     mce: ours.filter((n) => n.type === NT_SLIMCORE_MCE).flatMap((n) => decodeMceNote(n.desc, endian)),
     omitted: omittedNote ? decodeOmittedNote(omittedNote.desc, endian) : undefined,
     segment(index) {
-      const ph = prefix.phdrs[index];
+      const ph = prefix.phdrs.toArray()[index];
       return bytes.subarray(Number(ph.offset), Number(ph.offset + ph.filesz));
     },
   };

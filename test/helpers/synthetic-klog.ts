@@ -1,5 +1,6 @@
 // Test-only builder of kernel memory holding a printk log in each of its three layouts, as PhysicalMemory and as an ELF vmcore.
 
+import { ProgramHeaderTable } from '../../src/elf/program-header-table.js';
 import { parseVmcoreinfo } from '../../src/elf/vmcoreinfo.js';
 import type { ProgramHeader } from '../../src/elf/program-header.js';
 import { buildAddressMap, type AddressMap } from '../../src/klog/address-map.js';
@@ -131,8 +132,8 @@ export class SyntheticKlog {
     readonly fileBytes: Buffer,
     readonly regions: readonly { name: string; vaddr: bigint; size: number }[],
   ) {
-    this.memory = memoryFromSegments(phdrs, (off, len) => fileBytes.subarray(off, off + len));
-    this.addressMap = buildAddressMap(phdrs, vmcoreinfo, machine);
+    this.memory = memoryFromSegments(ProgramHeaderTable.from(phdrs), (off, len) => fileBytes.subarray(off, off + len));
+    this.addressMap = buildAddressMap(ProgramHeaderTable.from(phdrs), vmcoreinfo, machine);
   }
 
   /** A copy with bytes overwritten at virtual addresses (in every PT_LOAD that maps them, so aliases agree). */

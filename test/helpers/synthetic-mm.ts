@@ -1,5 +1,6 @@
 // A small synthetic x86_64 memory image: page tables, a SPARSEMEM_EXTREME mem_section table and struct pages.
 
+import { ProgramHeaderTable } from '../../src/elf/program-header-table.js';
 import { PT_LOAD } from '../../src/elf/constants.js';
 import type { ProgramHeader } from '../../src/elf/program-header.js';
 import type { PhysRead } from '../../src/mm/index.js';
@@ -257,6 +258,6 @@ export class SyntheticMm {
   }
 
   input(read: PhysRead = this.mem.read) {
-    return { phdrs: this.phdrs, vmcoreinfo: this.vmcoreinfo, machine: 62, read };
+    return { phdrs: ProgramHeaderTable.from(this.phdrs), vmcoreinfo: this.vmcoreinfo, machine: 62, read };
   }
 }
