@@ -59,12 +59,12 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const page = BigInt(pageSize);
   // Struct pages and page tables in a known-bad page are never read: those pfns stay kept, unclassified.
-  const guardedRead = (paddr: bigint, length: number) => {
+  const guardedRead = (paddr: bigint, length: number, into?: Uint8Array) => {
     const first = Number(paddr / page);
     const last = Number((paddr + BigInt(Math.max(length, 1)) - 1n) / page);
     bad ??= request.knownBad();
     if (touchesBad(bad, first, last)) return undefined;
-    return memory.read(paddr, length);
+    return memory.read(paddr, length, into);
   };
   const classifier = openClassifier(prefix, guardedRead);
   if ('unavailable' in classifier) return classifier;
