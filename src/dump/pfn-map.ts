@@ -2,6 +2,7 @@
 
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeader } from '../elf/program-header.js';
+import { setRange } from '../mm/page-chain.js';
 
 /** Pfns [startPfn, endPfn) lie at file offset `fileOffset` + (pfn - startPfn) * pageSize. */
 export interface PfnExtent {
@@ -51,15 +52,20 @@ export function extentAfter(extents: readonly PfnExtent[], pfn: number): number 
   return lo;
 }
 
-/** Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD. */
-export function presentBitmap(phdrs: readonly ProgramHeader[], pageSize: number, start: number, end: number): Uint8Array {
-  const bitmap = new Uint8Array(Math.ceil((end - start) / 8));
+/**
+ * Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD.
+ * In the first bytes of `into` when given.
+ */
+export function presentBitmap(phdrs: readonly ProgramHeader[], pageSize: number, start: number, end: number, into?: Uint8Array): Uint8Array {
+  const bytes = Math.ceil((end - start) / 8);
+  if (into && into.length < bytes) throw new RangeError(`presentBitmap: ${bytes} bytes do not fit in ${into.length}`);
+  const bitmap = into ? into.subarray(0, bytes).fill(0) : new Uint8Array(bytes);
   const page = BigInt(pageSize);
   for (const ph of phdrs) {
     if (ph.type !== PT_LOAD) continue;
     const from = Math.max(start, Number(ph.paddr / page));
     const to = Math.min(end, Number((ph.paddr + ph.memsz) / page));
-    for (let p = from; p < to; p++) bitmap[(p - start) >>> 3] |= 1 << ((p - start) & 7);
+    if (from < to) setRange(bitmap, from - start, to - start);
   }
   return bitmap;
 }
