@@ -89,7 +89,7 @@ const patterns = fc
   .array(fc.record({ length: fc.integer({ min: 1, max: 3000 }), kind: fc.constantFrom('set', 'clear', 'noise', 'alternate') }), { minLength: 1, maxLength: 120 })
   .chain((parts) => fc.tuple(fc.constant(parts), fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 64, maxLength: 64 })));
 
-test('any pattern: toBitmap, count and pieces agree with the plain bitmap (fast-check)', (t) => {
+test('any pattern: toBitmap, count, pieces and the size foretold agree with the plain bitmap, compacted or read in place (fast-check)', (t) => {
   fc.assert(
     fc.property(patterns, fc.nat(), fc.nat(), ([parts, noise], x, y) => {
       let length = 0;
@@ -99,6 +99,10 @@ test('any pattern: toBitmap, count and pieces agree with the plain bitmap (fast-
       for (const p of parts) kinds.fill(['clear', 'set', 'noise', 'alternate'].indexOf(p.kind), at, (at += p.length));
       const bitmap = bitmapOf(length, (i) => kinds[i] === 1 || (kinds[i] === 2 && ((noise[i % 64] >> (i % 8)) & 1) === 1) || (kinds[i] === 3 && i % 2 === 0));
       const compact = CompactBitmap.from(bitmap, length);
+      if (CompactBitmap.byteLengthOf(bitmap, length) !== compact.byteLength) return false;
+      // The same bits read in place, every block dense.
+      const inPlace = CompactBitmap.over(bitmap, length);
+      if (inPlace.count !== compact.count || !Buffer.from(inPlace.toBitmap()).equals(Buffer.from(bitmap))) return false;
       if (!Buffer.from(compact.toBitmap()).equals(Buffer.from(bitmap))) return false;
       if (compact.count !== popcount(bitmap)) return false;
       if (compact.byteLength > Math.ceil(length / BLOCK_BITS) * (BLOCK_BYTES + 8) + 4) return false;
@@ -112,7 +116,8 @@ test('any pattern: toBitmap, count and pieces agree with the plain bitmap (fast-
         next = b;
       }
       if (next !== to) return false;
-      return JSON.stringify(merged(pieces)) === JSON.stringify(plainRuns(bitmap, from, to));
+      const want = JSON.stringify(plainRuns(bitmap, from, to));
+      return JSON.stringify(merged(pieces)) === want && JSON.stringify(merged(inPlace.pieces(from, to))) === want;
     }),
     { numRuns: 200 },
   );

@@ -91,3 +91,19 @@ test('concurrent asks for cycles are derived one at a time, each once', async (t
   t.is(got[0], got[3]);
   t.is(got[2].count, (C - 1000) / 2);
 });
+
+test('a cycle past the budget that runs() is still reading keeps its bits while later cycles are derived', async (t) => {
+  const { keep, calls } = keepMap();
+  for (let c = 0; c < 4; c++) await keep.cycle(c);
+  // Cycle 2 again, read slowly: cycles 3, 2 and 3 are derived meanwhile, into the spare buffers.
+  const reader = keep.runs(2 * C, 2 * C + 12);
+  const first = await reader.next();
+  await keep.cycle(3);
+  await keep.bitmap(2);
+  const later = await keep.bitmap(3);
+  t.is(popcount(later), (C - 1000) / 2);
+  const rest = [first.value];
+  for await (const run of { [Symbol.asyncIterator]: () => reader }) rest.push(run);
+  t.deepEqual(rest, plainRuns(2 * C, 2 * C + 12, kept));
+  t.deepEqual(calls, [0, 1, 2, 3, 2, 3, 2, 3]);
+});

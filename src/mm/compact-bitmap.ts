@@ -50,29 +50,25 @@ export class CompactBitmap {
     return this.denseAt.byteLength + this.runAt.byteLength + this.runs.byteLength + this.dense.byteLength;
   }
 
+  /** What `from` would hold for this bitmap, in bytes, without building it. */
+  static byteLengthOf(bitmap: Uint8Array, length: number): number {
+    const { blocks, denseBlocks, runTotal } = scan(bitmap, length);
+    return blocks * 8 + 4 + runTotal * 8 + denseBlocks * BLOCK_BYTES;
+  }
+
+  /**
+   * The bits of `bitmap` as they are, every block dense: no copy, so it reads `bitmap` for as long as it is used (the
+   * caller's buffer, which it must not change meanwhile). Bits past `length` must be clear.
+   */
+  static over(bitmap: Uint8Array, length: number): CompactBitmap {
+    const { blocks, count } = scan(bitmap, length);
+    const denseAt = Int32Array.from({ length: blocks }, (_, b) => b * BLOCK_BYTES);
+    return new CompactBitmap(length, count, denseAt, new Uint32Array(blocks + 1), new Uint32Array(0), bitmap.subarray(0, Math.ceil(length / 8)));
+  }
+
   /** Bits [0, length) of an LSB-first bitmap; bits past `length` are taken as clear. */
   static from(bitmap: Uint8Array, length: number): CompactBitmap {
-    if (!Number.isSafeInteger(length) || length < 0 || length > 2 ** 31 || bitmap.length * 8 < length) throw new RangeError(`CompactBitmap: ${length} bits from a bitmap of ${bitmap.length} bytes`);
-    const blocks = Math.ceil(length / BLOCK_BITS);
-    const runCounts = new Uint32Array(blocks);
-    let denseBlocks = 0;
-    let runTotal = 0;
-    let count = 0;
-    for (let b = 0; b < blocks; b++) {
-      const from = b * BLOCK_BITS;
-      const to = Math.min(length, from + BLOCK_BITS);
-      let n = 0;
-      let below = 0;
-      for (let i = from >>> 3; i < Math.ceil(to / 8); i++) {
-        const byte = byteAt(bitmap, i, length);
-        n += RUN_STARTS[byte | (below << 8)];
-        count += POPCOUNT_BYTE[byte];
-        below = byte >>> 7;
-      }
-      runCounts[b] = n;
-      if (n > MAX_BLOCK_RUNS) denseBlocks++;
-      else runTotal += n;
-    }
+    const { blocks, runCounts, denseBlocks, runTotal, count } = scan(bitmap, length);
     const denseAt = new Int32Array(blocks).fill(-1);
     const runAt = new Uint32Array(blocks + 1);
     const runs = new Uint32Array(runTotal * 2);
@@ -159,6 +155,32 @@ export class CompactBitmap {
       }
     }
   }
+}
+
+/** Per block, its runs of set bits; and how many blocks are dense, runs in the others, set bits in all. */
+function scan(bitmap: Uint8Array, length: number) {
+  if (!Number.isSafeInteger(length) || length < 0 || length > 2 ** 31 || bitmap.length * 8 < length) throw new RangeError(`CompactBitmap: ${length} bits from a bitmap of ${bitmap.length} bytes`);
+  const blocks = Math.ceil(length / BLOCK_BITS);
+  const runCounts = new Uint32Array(blocks);
+  let denseBlocks = 0;
+  let runTotal = 0;
+  let count = 0;
+  for (let b = 0; b < blocks; b++) {
+    const from = b * BLOCK_BITS;
+    const to = Math.min(length, from + BLOCK_BITS);
+    let n = 0;
+    let below = 0;
+    for (let i = from >>> 3; i < Math.ceil(to / 8); i++) {
+      const byte = byteAt(bitmap, i, length);
+      n += RUN_STARTS[byte | (below << 8)];
+      count += POPCOUNT_BYTE[byte];
+      below = byte >>> 7;
+    }
+    runCounts[b] = n;
+    if (n > MAX_BLOCK_RUNS) denseBlocks++;
+    else runTotal += n;
+  }
+  return { blocks, runCounts, denseBlocks, runTotal, count };
 }
 
 function byteAt(bitmap: Uint8Array, i: number, length: number): number {

@@ -44,6 +44,12 @@ export class KeepMap {
   private cachedBytes = 0;
   /** The last cycle derived past the budget: the copy asks for it window after window. */
   private recent?: { c: number; kept: CompactBitmap };
+  /**
+   * Buffers for cycles past the budget, taken in turn, so that a pass over fragmented memory allocates nothing per
+   * cycle: one is never taken while runs() still reads the cycle in it.
+   */
+  private readonly spare: { buffer: Uint8Array; kept?: CompactBitmap }[] = [];
+  private readonly reading = new Map<CompactBitmap, number>();
   private readonly pending = new Map<number, Promise<CompactBitmap>>();
   /** Derivations run one at a time: they share the bitmap and the scan buffer. */
   private lastDerived: Promise<unknown> = Promise.resolve();
@@ -57,7 +63,10 @@ export class KeepMap {
 
   constructor(private readonly options: KeepMapOptions) {}
 
-  /** The kept pfns of cycle `c` (pfns c·CYCLE_PFNS up to maxMapnr): bit i for pfn c·CYCLE_PFNS + i. */
+  /**
+   * The kept pfns of cycle `c` (pfns c·CYCLE_PFNS up to maxMapnr): bit i for pfn c·CYCLE_PFNS + i. A cycle past the
+   * budget lives in a buffer that later cycles take again: read it before asking for another cycle.
+   */
   cycle(c: number): Promise<CompactBitmap> {
     const hit = this.cache.get(c) ?? (this.recent?.c === c ? this.recent.kept : undefined);
     if (hit) return Promise.resolve(hit);
@@ -94,12 +103,28 @@ export class KeepMap {
         this.zeroPages += zeros;
       }
     }
-    const kept = CompactBitmap.from(bitmap, end - start);
-    if (this.cachedBytes + kept.byteLength <= CACHE_BUDGET_BYTES) {
+    const size = CompactBitmap.byteLengthOf(bitmap, end - start);
+    if (this.cachedBytes + size <= CACHE_BUDGET_BYTES) {
+      const kept = CompactBitmap.from(bitmap, end - start);
       this.cache.set(c, kept);
       this.cachedBytes += kept.byteLength;
-    } else this.recent = { c, kept };
-    return kept;
+      return kept;
+    }
+    const bytes = Math.ceil((end - start) / 8);
+    const spare = this.freeSpare();
+    spare.buffer.set(bitmap.subarray(0, bytes));
+    spare.kept = CompactBitmap.over(spare.buffer.subarray(0, bytes), end - start);
+    this.recent = { c, kept: spare.kept };
+    return spare.kept;
+  }
+
+  /** A spare buffer neither holding the last cycle nor being read; a third one only while both are. */
+  private freeSpare(): { buffer: Uint8Array; kept?: CompactBitmap } {
+    const free = this.spare.find((s) => !s.kept || (s.kept !== this.recent?.kept && !this.reading.has(s.kept)));
+    if (free) return free;
+    const made = { buffer: new Uint8Array(CYCLE_PFNS / 8) };
+    if (this.spare.length < 2) this.spare.push(made);
+    return made;
   }
 
   /** [from, to, kept] runs covering [start, end), in order. */
@@ -111,13 +136,23 @@ export class KeepMap {
       // Past maxMapnr nothing is kept: one piece to the end.
       const base = Math.floor(pfn / CYCLE_PFNS) * CYCLE_PFNS;
       const stop = pfn >= maxMapnr ? end : Math.min(end, base + CYCLE_PFNS, maxMapnr);
-      const pieces = pfn >= maxMapnr ? [[pfn - base, end - base, false] as const] : (await this.cycle(base / CYCLE_PFNS)).pieces(pfn - base, stop - base);
-      for (const [from, , kept] of pieces) {
-        if (runKept === undefined) runKept = kept;
-        else if (kept !== runKept) {
-          yield [runStart, base + from, runKept];
-          runStart = base + from;
-          runKept = kept;
+      const cycle = pfn >= maxMapnr ? undefined : await this.cycle(base / CYCLE_PFNS);
+      const pieces = cycle ? cycle.pieces(pfn - base, stop - base) : [[pfn - base, end - base, false] as const];
+      if (cycle) this.reading.set(cycle, (this.reading.get(cycle) ?? 0) + 1);
+      try {
+        for (const [from, , kept] of pieces) {
+          if (runKept === undefined) runKept = kept;
+          else if (kept !== runKept) {
+            yield [runStart, base + from, runKept];
+            runStart = base + from;
+            runKept = kept;
+          }
+        }
+      } finally {
+        if (cycle) {
+          const n = this.reading.get(cycle)! - 1;
+          if (n === 0) this.reading.delete(cycle);
+          else this.reading.set(cycle, n);
         }
       }
       pfn = stop;

@@ -141,11 +141,13 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
           maxMapnr: classifier.maxMapnr,
           dumpableCount: keptPages,
           async *cycles() {
-            // Made when read, into buffers that every cycle of the pass shares: a pass allocates no bitmap per cycle.
+            // Into buffers that every cycle of the pass shares: a pass allocates no bitmap per cycle.
             const presentBuffer = new Uint8Array(CYCLE_PFNS / 8);
             const dumpableBuffer = new Uint8Array(CYCLE_PFNS / 8);
             for (let start = 0; start < classifier.maxMapnr; start += CYCLE_PFNS) {
               const end = Math.min(start + CYCLE_PFNS, classifier.maxMapnr);
+              // Made when read (the writer's first pass reads only `present`), and valid, as the selection says, until
+              // the next cycle is asked for: a cycle past the keep map's budget shares its buffer with later ones.
               const kept = await keep.cycle(start / CYCLE_PFNS);
               let present: Uint8Array | undefined;
               let dumpable: Uint8Array | undefined;
