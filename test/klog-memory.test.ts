@@ -32,7 +32,7 @@ test('reads split across physically adjacent segments, and fail on holes, memsz 
   t.is(mem.read(0x4f00n, 0x10), undefined, 'the segment runs past the end of the file');
 });
 
-test('random segment layouts, overlaps included, read as a byte-by-byte lookup would', (t) => {
+test('random segment layouts, overlaps included, read as a byte-by-byte lookup would, into a given buffer too', (t) => {
   const segment = fc.record({ start: fc.integer({ min: 0, max: 0x3000 }), size: fc.integer({ min: 1, max: 0x1000 }), offset: fc.integer({ min: 0, max: 0xe000 }) });
   fc.assert(
     fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 0x4000 }), fc.integer({ min: 0, max: 0x800 }), (segs, at, len) => {
@@ -42,8 +42,20 @@ test('random segment layouts, overlaps included, read as a byte-by-byte lookup w
       const byteAt = (p: number) => (phdrs.some((ph) => BigInt(p) >= ph.paddr && BigInt(p) < ph.paddr + ph.filesz) ? file[p] : undefined);
       const want = Array.from({ length: len }, (_, i) => byteAt(at + i));
       const got = mem.read(BigInt(at), len);
-      if (want.includes(undefined)) return got === undefined;
-      return got !== undefined && got.equals(Buffer.from(want as number[]));
+      // Into a window at an offset, from a reader that fills it and from one that ignores it.
+      const window = new Uint8Array(len + 8).fill(0xee);
+      const into = window.subarray(3, 3 + len);
+      const filling = memoryFromSegments(ProgramHeaderTable.from(phdrs), (off, n, target) => {
+        const bytes = readAt(off, n);
+        if (!target) return bytes;
+        target.set(bytes);
+        return Buffer.from(target.buffer, target.byteOffset, bytes.length);
+      }).read(BigInt(at), len, into);
+      const ignoring = mem.read(BigInt(at), len, into.slice());
+      if (want.includes(undefined)) return got === undefined && filling === undefined && ignoring === undefined;
+      const bytes = Buffer.from(want as number[]);
+      const isViewOfInto = filling !== undefined && filling.buffer === window.buffer && filling.byteOffset === 3 && filling.length === len;
+      return got !== undefined && got.equals(bytes) && isViewOfInto && filling.equals(bytes) && window[2] === 0xee && window[3 + len] === 0xee && ignoring!.equals(bytes);
     }),
     { numRuns: 500 },
   );

@@ -2,6 +2,7 @@
 
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeaderTable } from '../elf/program-header-table.js';
+import { setRange } from '../mm/page-chain.js';
 
 /** Pfns [startPfn, endPfn) lie at file offset `fileOffset` + (pfn - startPfn) * pageSize. */
 export interface PfnExtent {
@@ -52,16 +53,21 @@ export function extentAfter(extents: readonly PfnExtent[], pfn: number): number 
   return lo;
 }
 
-/** Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD. */
-export function presentBitmap(phdrs: ProgramHeaderTable, pageSize: number, start: number, end: number): Uint8Array {
-  const bitmap = new Uint8Array(Math.ceil((end - start) / 8));
+/**
+ * Bitmap 1 of [start, end), as makedumpfile makes it: [floor(p_paddr), floor(p_paddr + p_memsz)) of every PT_LOAD.
+ * In the first bytes of `into` when given.
+ */
+export function presentBitmap(phdrs: ProgramHeaderTable, pageSize: number, start: number, end: number, into?: Uint8Array): Uint8Array {
+  const bytes = Math.ceil((end - start) / 8);
+  if (into && into.length < bytes) throw new RangeError(`presentBitmap: ${bytes} bytes do not fit in ${into.length}`);
+  const bitmap = into ? into.subarray(0, bytes).fill(0) : new Uint8Array(bytes);
   const page = BigInt(pageSize);
   for (let i = 0; i < phdrs.length; i++) {
     if (phdrs.type(i) !== PT_LOAD) continue;
     const paddr = phdrs.paddr(i);
     const from = Math.max(start, Number(paddr / page));
     const to = Math.min(end, Number((paddr + phdrs.memsz(i)) / page));
-    for (let p = from; p < to; p++) bitmap[(p - start) >>> 3] |= 1 << ((p - start) & 7);
+    if (from < to) setRange(bitmap, from - start, to - start);
   }
   return bitmap;
 }

@@ -7,7 +7,7 @@ import { pfnExtents } from '../dump/pfn-map.js';
 import { fdReadAt, memoryFromSegments } from '../klog/physical-memory.js';
 import { createPageClassifier } from '../mm/page-classifier.js';
 import { memUsage } from '../mm/mem-usage.js';
-import { CYCLE_PFNS, popcount } from '../mm/page-selection.js';
+import { CYCLE_PFNS } from '../mm/page-selection.js';
 import { KeepMap } from '../pipeline/keep-map.js';
 import { openSource } from '../sources/byte-source.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
@@ -34,7 +34,7 @@ export async function pageUsage(path: string | undefined): Promise<PageUsageRepo
     if (!source.seekable) throw new UsageError('inspect --pages needs an input that can seek: the page descriptors lie all over memory');
     const prefix = await readDumpPrefix(positionalRangeReader(source));
     const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
-    const classifier = createPageClassifier({ phdrs: prefix.phdrs, vmcoreinfo: prefix.vmcoreinfo, machine: prefix.header.machine, read: (p, l) => memory.read(p, l) });
+    const classifier = createPageClassifier({ phdrs: prefix.phdrs, vmcoreinfo: prefix.vmcoreinfo, machine: prefix.header.machine, read: (p, l, into) => memory.read(p, l, into) });
     if ('unavailable' in classifier) throw new BadInputError(`${source.name}: page usage is not available for ${classifier.unavailable}`);
     const usage = memUsage(classifier);
     const extents = pfnExtents(prefix.phdrs, prefix.pageSize);
@@ -42,12 +42,12 @@ export async function pageUsage(path: string | undefined): Promise<PageUsageRepo
       const keep = new KeepMap({
         maxMapnr: classifier.segmentsMaxMapnr,
         pageSize: prefix.pageSize,
-        classify: (s, e) => classifier.classifyCycle(s, e, level).dumpable,
+        classify: (s, e, into) => classifier.classifyCycle(s, e, level, into).dumpable,
         excluded: [],
         dropZeroPages: level & 1 ? { fd: source.fd, name: source.name, extents, maxReadErrors: Number.MAX_SAFE_INTEGER } : undefined,
       });
       let pages = 0;
-      for (let start = 0; start < classifier.segmentsMaxMapnr; start += CYCLE_PFNS) pages += popcount(await keep.cycle(start / CYCLE_PFNS));
+      for (let start = 0; start < classifier.segmentsMaxMapnr; start += CYCLE_PFNS) pages += (await keep.cycle(start / CYCLE_PFNS)).count;
       return { pages, zero: keep.zeroPages };
     };
     const levels: PageUsageReport['levels'] = [];

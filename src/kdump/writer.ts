@@ -91,7 +91,7 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
   );
   await output.write(0, header);
   for await (const cycle of selection.cycles()) {
-    await output.write(layout.bitmap1Offset + cycle.start / 8, Buffer.from(cycle.present));
+    await output.write(layout.bitmap1Offset + cycle.start / 8, bufferView(cycle.present));
   }
 
   const stats = { zeroPages: 0, rawPages: 0, compressedPages: 0 };
@@ -131,7 +131,7 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
 
   try {
     for await (const cycle of selection.cycles()) {
-      await output.write(layout.bitmap2Offset + cycle.start / 8, Buffer.from(cycle.dumpable));
+      await output.write(layout.bitmap2Offset + cycle.start / 8, bufferView(cycle.dumpable));
       for (const runs of pageBatches(cycle.dumpable, cycle.start, batchPages)) {
         if (free.length === 0) await store(await oldest());
         const slot = free.pop()!;
@@ -162,6 +162,11 @@ export async function writeKdump(options: KdumpWriteOptions): Promise<KdumpWrite
   if (notes.length !== meta.notes.length) throw new Error(`kdump writer: final notes of ${notes.length} bytes, but ${meta.notes.length} were laid out`);
   await output.write(layout.subHeaderOffset, Buffer.concat([sub, notes]));
   return { layout, size: pages.dataEnd, ...stats };
+}
+
+/** The bitmap's bytes without a copy: the output copies what it keeps past the write. */
+function bufferView(bitmap: Uint8Array): Buffer {
+  return Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength);
 }
 
 /** Runs of set bits, each cut to at most `max` pfns: [first pfn, count]. */

@@ -10,8 +10,11 @@ import { openSource } from '../sources/byte-source.js';
 import { positionalRangeReader } from '../sources/positional-reader.js';
 
 export interface PhysicalMemory {
-  /** The bytes at [paddr, paddr + length), or undefined when any of them lies outside every PT_LOAD's file data. */
-  read(paddr: bigint, length: number): Buffer | undefined;
+  /**
+   * The bytes at [paddr, paddr + length), or undefined when any of them lies outside every PT_LOAD's file data.
+   * With `into` (at least `length` bytes) they are read into it, and the result is a view of it.
+   */
+  read(paddr: bigint, length: number, into?: Uint8Array): Buffer | undefined;
 }
 
 /** Largest single read; callers cap what they ask for well below this. */
@@ -23,7 +26,7 @@ const MAX_READ_BYTES = 1 << 30;
  */
 export function memoryFromSegments(
   phdrs: ProgramHeaderTable,
-  readAt: (fileOffset: number, length: number) => Buffer,
+  readAt: (fileOffset: number, length: number, into?: Uint8Array) => Buffer,
 ): PhysicalMemory {
   // The PT_LOADs with file data, by paddr: indices into the table, so 128 Ki segments cost 512 KiB, not an object each.
   const picked: number[] = [];
@@ -64,29 +67,33 @@ export function memoryFromSegments(
   }
 
   return {
-    read(paddr, length) {
+    read(paddr, length, into) {
       if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_BYTES || paddr < 0n) return undefined;
+      const target = into && into.length >= length ? Buffer.from(into.buffer, into.byteOffset, length) : undefined;
       const parts: Buffer[] = [];
+      let done = 0;
       let at = paddr;
-      let left = length;
-      while (left > 0) {
+      while (done < length) {
         let piece: Buffer | undefined;
         for (const i of covering(at)) {
           const end = phdrs.paddr(i) + phdrs.filesz(i);
-          const take = Number(end - at < BigInt(left) ? end - at : BigInt(left));
+          const take = Number(end - at < BigInt(length - done) ? end - at : BigInt(length - done));
           const fileOffset = phdrs.offset(i) + (at - phdrs.paddr(i));
           if (fileOffset + BigInt(take) > BigInt(Number.MAX_SAFE_INTEGER)) continue;
-          const got = readAt(Number(fileOffset), take);
+          const got = readAt(Number(fileOffset), take, target?.subarray(done, done + take));
           if (got.length >= take) {
             piece = got.length === take ? got : got.subarray(0, take);
             break;
           }
         }
         if (!piece) return undefined;
-        parts.push(piece);
+        // A reader that ignores `into` returned bytes of its own.
+        if (target && (piece.buffer !== target.buffer || piece.byteOffset !== target.byteOffset + done)) target.set(piece, done);
+        else if (!target) parts.push(piece);
         at += BigInt(piece.length);
-        left -= piece.length;
+        done += piece.length;
       }
+      if (target) return target;
       return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
     },
   };
@@ -111,10 +118,10 @@ export function wordSizeOf(machine: number, format: Format): 4 | 8 {
   return machine === EM_386 || format.elfClass === 32 ? 4 : 8;
 }
 
-/** A synchronous positional reader over a file descriptor: short at the end of the file. */
-export function fdReadAt(fd: number, name: string): (fileOffset: number, length: number) => Buffer {
-  return (fileOffset, length) => {
-    const buf = Buffer.alloc(length);
+/** A synchronous positional reader over a file descriptor: short at the end of the file; into `into` when given. */
+export function fdReadAt(fd: number, name: string): (fileOffset: number, length: number, into?: Uint8Array) => Buffer {
+  return (fileOffset, length, into) => {
+    const buf = into && into.length >= length ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.alloc(length);
     let done = 0;
     try {
       while (done < length) {

@@ -3,8 +3,12 @@
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeaderTable } from '../elf/program-header-table.js';
 
-/** The one way to read the dump's memory: undefined when the bytes are not in any PT_LOAD's file data, or refused. */
-export type PhysRead = (paddr: bigint, length: number) => Buffer | undefined;
+/**
+ * The one way to read the dump's memory: undefined when the bytes are not in any PT_LOAD's file data, or refused.
+ * Given `into` (at least `length` bytes), a reader may put the bytes there and return a view of it, sparing an
+ * allocation per read: the struct page walk reads all of mem_map, 16 GiB for 1 TiB of RAM.
+ */
+export type PhysRead = (paddr: bigint, length: number, into?: Uint8Array) => Buffer | undefined;
 
 export const EM_X86_64 = 62;
 export const X86_64_START_KERNEL_MAP = 0xffffffff80000000n;

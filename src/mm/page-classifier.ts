@@ -56,8 +56,11 @@ export interface PageClassifier {
   segmentsMaxMapnr: number;
   /** Lowered, as makedumpfile does, to the end of the last present section that holds file data (the mem= case). */
   maxMapnr: number;
-  /** start: a multiple of CYCLE_PFNS; end ≤ start + CYCLE_PFNS and ≤ segmentsMaxMapnr. */
-  classifyCycle(start: number, end: number, dumpLevel: number): CycleClassification;
+  /**
+   * start: a multiple of CYCLE_PFNS; end ≤ start + CYCLE_PFNS and ≤ segmentsMaxMapnr. `dumpable` is the first bytes
+   * of `into` when given (no 4 MiB buffer per cycle); `present` is made when first read.
+   */
+  classifyCycle(start: number, end: number, dumpLevel: number, into?: Uint8Array): CycleClassification;
 }
 
 export interface PageClassifierInput {
@@ -111,15 +114,18 @@ export function createPageClassifier(input: PageClassifierInput): PageClassifier
     pageSize: ps,
     segmentsMaxMapnr,
     maxMapnr,
-    classifyCycle(start, end, dumpLevel) {
+    classifyCycle(start, end, dumpLevel, into) {
       if (!Number.isSafeInteger(start) || start % CYCLE_PFNS !== 0 || !(end > start) || end > start + CYCLE_PFNS || end > segmentsMaxMapnr) {
         throw new RangeError(`classifyCycle: [${start}, ${end}) is not a cycle of this dump (max_mapnr ${segmentsMaxMapnr})`);
       }
       if (!Number.isInteger(dumpLevel) || dumpLevel < 0 || dumpLevel > 31) throw new UsageError(`dump level ${dumpLevel} is not in 0..31`);
       const bytes = Math.ceil((end - start) / 8);
-      const present = new Uint8Array(bytes);
-      for (const r of presentRuns) applyRun(present, r, start, end, chain.setRange);
-      const dumpable = present.slice();
+      const presentBits = (bitmap: Uint8Array) => {
+        for (const r of presentRuns) applyRun(bitmap, r, start, end, chain.setRange);
+        return bitmap;
+      };
+      if (into && into.length < bytes) throw new RangeError(`classifyCycle: a bitmap of ${bytes} bytes does not fit in ${into.length}`);
+      const dumpable = presentBits(into ? into.subarray(0, bytes).fill(0) : new Uint8Array(bytes));
       for (const r of nodataRuns) applyRun(dumpable, r, start, end, chain.clearRange);
       if (maxMapnr < end) applyRun(dumpable, { start: maxMapnr, end }, start, end, chain.clearRange);
       const out: chain.ChainOutput = {
@@ -137,10 +143,13 @@ export function createPageClassifier(input: PageClassifierInput): PageClassifier
         ((dumpLevel & chain.DL_EXCLUDE_FREE) !== 0 && info.hasBuddyTest);
       if (walked) walkCycle(chain.chainParams(info, dumpLevel), out, Math.min(end, maxMapnr));
       const c = out.counts;
+      let present: Uint8Array | undefined;
       return {
         start,
         end,
-        present,
+        get present() {
+          return (present ??= presentBits(new Uint8Array(bytes)));
+        },
         dumpable,
         poisoned: out.poisoned.ranges,
         offline: out.offline.ranges,

@@ -21,7 +21,10 @@ export interface PageSelection {
   maxMapnr: number;
   /** Set bits in all the dumpable bitmaps together. */
   dumpableCount: number;
-  /** The cycles in ascending order. Each call derives them again, and a second pass sees exactly the same bits. */
+  /**
+   * The cycles in ascending order. Each call derives them again, and a second pass sees exactly the same bits. A
+   * cycle's bitmaps may share their buffers with the next cycle's: use them before asking for it.
+   */
   cycles(): AsyncIterable<PfnCycle>;
 }
 

@@ -60,9 +60,9 @@ export class StructPageWindow {
       }
       const take = Math.min(total - done, t.span);
       if (!this.hasRefused(t.paddr, take)) {
-        const buf = this.read(t.paddr, take);
+        const buf = this.read(t.paddr, take, this.bytes.subarray(done, done + take));
         if (buf && buf.length >= take) {
-          this.bytes.set(buf.length === take ? buf : buf.subarray(0, take), done);
+          this.place(buf, take, done);
           tally.readBytes += take;
           done += take;
           continue;
@@ -79,9 +79,9 @@ export class StructPageWindow {
       const p = paddr + BigInt(off);
       const take = Math.min(length - off, PAGE - Number(p % BigInt(PAGE)));
       const pageNumber = Number(p / BigInt(PAGE));
-      const buf = this.refused.has(pageNumber) ? undefined : this.read(p, take);
+      const buf = this.refused.has(pageNumber) ? undefined : this.read(p, take, this.bytes.subarray(at + off, at + off + take));
       if (buf && buf.length >= take) {
-        this.bytes.set(buf.subarray(0, take), at + off);
+        this.place(buf, take, at + off);
         tally.readBytes += take;
       } else if (this.inFileData(p)) {
         if (this.refused.size < MAX_REFUSED_REMEMBERED) this.refused.add(pageNumber);
@@ -93,6 +93,12 @@ export class StructPageWindow {
       }
       off += take;
     }
+  }
+
+  /** Copies what a reader returned, unless it read straight into the window. */
+  private place(buf: Buffer, take: number, at: number): void {
+    if (buf.buffer === this.bytes.buffer && buf.byteOffset === this.bytes.byteOffset + at) return;
+    this.bytes.set(buf.length === take ? buf : buf.subarray(0, take), at);
   }
 
   private hasRefused(paddr: bigint, length: number): boolean {

@@ -20,7 +20,8 @@ export interface CycleClassifier {
   segmentsMaxMapnr: number;
   /** makedumpfile's max_mapnr: lowered to the end of the last present section (the mem= case). */
   maxMapnr: number;
-  classifyCycle(start: number, end: number, dumpLevel: number): CycleVerdict;
+  /** `dumpable` in the first bytes of `into`, when given. */
+  classifyCycle(start: number, end: number, dumpLevel: number, into?: Uint8Array): CycleVerdict;
 }
 
 /** Throws BadInputError when the dump's memory model is hostile or broken; says why when it cannot be decoded at all. */
@@ -31,8 +32,8 @@ export function openClassifier(prefix: DumpPrefix, read: PhysRead): CycleClassif
   return {
     segmentsMaxMapnr: classifier.segmentsMaxMapnr,
     maxMapnr: classifier.maxMapnr,
-    classifyCycle(start, end, dumpLevel) {
-      const c = classifier.classifyCycle(start, end, dumpLevel);
+    classifyCycle(start, end, dumpLevel, into) {
+      const c = classifier.classifyCycle(start, end, dumpLevel, into);
       return { dumpable: c.dumpable, poisoned: tuples(c.poisoned), offline: tuples(c.offline), counts: c.counts };
     },
   };

@@ -9,7 +9,7 @@ import { firstEndingAfter, type NormalizedFaults } from '../faults/fault-map.js'
 import { BadInputError } from '../errors.js';
 import { uniteRanges } from '../faults/number-ranges.js';
 import { memoryFromSegments, fdReadAt } from '../klog/physical-memory.js';
-import { CYCLE_PFNS, popcount, type PageSelection } from '../mm/page-selection.js';
+import { CYCLE_PFNS, type PageSelection } from '../mm/page-selection.js';
 import { FilterFlag, PageClassCode, type FilterSummary } from '../notes/filter-note.js';
 import { OmitReason } from '../notes/slimcore-notes.js';
 import type { ByteSource } from '../sources/byte-source.js';
@@ -59,12 +59,12 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const page = BigInt(pageSize);
   // Struct pages and page tables in a known-bad page are never read: those pfns stay kept, unclassified.
-  const guardedRead = (paddr: bigint, length: number) => {
+  const guardedRead = (paddr: bigint, length: number, into?: Uint8Array) => {
     const first = Number(paddr / page);
     const last = Number((paddr + BigInt(Math.max(length, 1)) - 1n) / page);
     bad ??= request.knownBad();
     if (touchesBad(bad, first, last)) return undefined;
-    return memory.read(paddr, length);
+    return memory.read(paddr, length, into);
   };
   const classifier = openClassifier(prefix, guardedRead);
   if ('unavailable' in classifier) return classifier;
@@ -72,8 +72,8 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
   const maxMapnr = classifier.segmentsMaxMapnr;
   // What each cycle's first classification found; a cycle derived again finds the same.
   const verdicts = new Map<number, Pick<CycleVerdict, 'counts' | 'poisoned' | 'offline'>>();
-  const classifyOnce = (start: number, end: number): Uint8Array => {
-    const { dumpable, counts, poisoned, offline } = classifier.classifyCycle(start, end, dumpLevel);
+  const classifyOnce = (start: number, end: number, into: Uint8Array): Uint8Array => {
+    const { dumpable, counts, poisoned, offline } = classifier.classifyCycle(start, end, dumpLevel, into);
     if (!verdicts.has(start)) verdicts.set(start, { counts, poisoned, offline });
     return dumpable;
   };
@@ -104,9 +104,11 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
       return out;
     };
     elf = { table, excludedIn };
-  } else {
+  }
+  let keptPages = 0;
+  if (!elf) {
     // Every cycle once: the poisoned and offline pages must be known before the header, at any level.
-    for (let start = 0; start < maxMapnr; start += CYCLE_PFNS) await keep.cycle(start / CYCLE_PFNS);
+    for (let start = 0; start < maxMapnr; start += CYCLE_PFNS) keptPages += (await keep.cycle(start / CYCLE_PFNS)).count;
   }
 
   const counts = new Map<number, number>();
@@ -137,19 +139,31 @@ export async function runPageFilter(request: FilterRequest): Promise<FilterOutco
       ? {
           pageSize,
           maxMapnr: classifier.maxMapnr,
-          dumpableCount: 0,
+          dumpableCount: keptPages,
           async *cycles() {
+            // Into buffers that every cycle of the pass shares: a pass allocates no bitmap per cycle.
+            const presentBuffer = new Uint8Array(CYCLE_PFNS / 8);
+            const dumpableBuffer = new Uint8Array(CYCLE_PFNS / 8);
             for (let start = 0; start < classifier.maxMapnr; start += CYCLE_PFNS) {
               const end = Math.min(start + CYCLE_PFNS, classifier.maxMapnr);
-              yield { start, end, present: presentBitmap(prefix.phdrs, pageSize, start, end), dumpable: await keep.cycle(start / CYCLE_PFNS) };
+              // Made when read (the writer's first pass reads only `present`), and valid, as the selection says, until
+              // the next cycle is asked for: a cycle past the keep map's budget shares its buffer with later ones.
+              const kept = await keep.cycle(start / CYCLE_PFNS);
+              let present: Uint8Array | undefined;
+              let dumpable: Uint8Array | undefined;
+              yield {
+                start,
+                end,
+                get present() {
+                  return (present ??= presentBitmap(prefix.phdrs, pageSize, start, end, presentBuffer));
+                },
+                get dumpable() {
+                  return (dumpable ??= kept.toBitmap(dumpableBuffer));
+                },
+              };
             }
           },
         }
       : undefined;
-  if (selection) {
-    let n = 0;
-    for await (const c of selection.cycles()) n += popcount(c.dumpable);
-    selection.dumpableCount = n;
-  }
   return { dumpLevel, faults, summary, elf, selection };
 }
