@@ -117,8 +117,9 @@ int uring_read_runs(const WindowCall *w, double *failed, size_t *failed_count) {
       unsubmitted++;
     }
     atomic_store_explicit(ring.sq_tail, tail, memory_order_release);
-    // Waits for everything in flight: a window's reads go together.
-    int submitted = (int)syscall(__NR_io_uring_enter, ring.fd, unsubmitted, unsubmitted + inflight, IORING_ENTER_GETEVENTS, NULL, 0);
+    // Submits, then waits for what the kernel took. A read it refuses at submission (a bad descriptor) ends the batch
+    // there with that read's completion: waiting for the reads it never took as well would never end.
+    int submitted = unsubmitted > 0 ? (int)syscall(__NR_io_uring_enter, ring.fd, unsubmitted, 0, 0, NULL, 0) : 0;
     if (submitted < 0) {
       if (errno != EINTR && errno != EAGAIN && errno != EBUSY) {
         give_up(w, done, errno, failed, failed_count);
@@ -128,6 +129,17 @@ int uring_read_runs(const WindowCall *w, double *failed, size_t *failed_count) {
     }
     unsubmitted -= (unsigned)submitted;
     inflight += (unsigned)submitted;
+    if (inflight == 0) {
+      // Nothing taken and nothing to wait for: the kernel is out of room; the caller reads the rest page by page.
+      if (unsubmitted > 0) give_up(w, done, EAGAIN, failed, failed_count);
+      if (unsubmitted > 0) break;
+      continue;
+    }
+    // Waits for everything in flight: a window's reads go together.
+    if (syscall(__NR_io_uring_enter, ring.fd, 0, inflight, IORING_ENTER_GETEVENTS, NULL, 0) < 0 && errno != EINTR) {
+      give_up(w, done, errno, failed, failed_count);
+      break;
+    }
     unsigned head = atomic_load_explicit(ring.cq_head, memory_order_relaxed);
     unsigned cq_tail = atomic_load_explicit(ring.cq_tail, memory_order_acquire);
     for (; head != cq_tail; head++, inflight--) {
