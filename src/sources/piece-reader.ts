@@ -10,10 +10,6 @@ export class PieceReader {
   /** `readRuns`: the addon's, or undefined for the main thread's readSync per piece. */
   constructor(private readonly readRuns?: ReadRuns) {}
 
-  get native(): boolean {
-    return this.readRuns !== undefined;
-  }
-
   /**
    * Fills buf (buf[0] at segment offset `offset`) from the pieces, flat [start, end) pairs of buf offsets, sorted, and
    * zero-fills the bytes between them, which are never read. A piece that fails or comes back short goes on page by

@@ -138,7 +138,8 @@ async function runTask(source: ByteSource, task: ReadTask, plan: SegmentReadPlan
   const skips = excluded.length > 0 ? Float64Array.from(uniteRanges([...pairsOf(task.skips), ...excluded]).flat()) : task.skips;
   const window = buf.subarray(0, length);
   const failed: FailedPage[] = [];
-  const pieces = piecesBetween(offset, length, skips);
+  // The pieces between the skips, made only for a reader that takes them: most windows have no skips and no mapping.
+  const pieces = plan.mapped || skips.length > 0 ? piecesBetween(offset, length, skips) : NO_SKIPS;
   if (plan.mapped && (await plan.mapped.readPieces(seg, offset, window, pieces, plan.pageSize, failed))) {
     for (let i = 0; i < skips.length; i += 2) buf.fill(0, skips[i] - offset, skips[i + 1] - offset);
   } else if (skips.length === 0) {
