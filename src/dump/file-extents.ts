@@ -46,6 +46,12 @@ export function faultsByExtent(files: FileExtents, bySegment: ReadonlyMap<number
   if (bySegment.size === 0) return out;
   for (const extent of files.extents) {
     const members = membersOf(files, extent);
+    if (members.length === 1) {
+      // The usual segment, alone in its bytes: its offsets as they are, with no pair made per fault.
+      const offsets = bySegment.get(extent.index);
+      if (offsets && offsets.length > 0) out.set(extent.index, offsets);
+      continue;
+    }
     const pairs: [number, number][] = [];
     for (const member of members) {
       const offsets = bySegment.get(member.index);
@@ -54,10 +60,6 @@ export function faultsByExtent(files: FileExtents, bySegment: ReadonlyMap<number
       for (let i = 0; i < offsets.length; i += 2) pairs.push([offsets[i] + shift, offsets[i + 1] + shift]);
     }
     if (pairs.length === 0) continue;
-    if (members.length === 1) {
-      out.set(extent.index, bySegment.get(extent.index)!);
-      continue;
-    }
     pairs.sort((a, b) => a[0] - b[0]);
     const united: number[] = [];
     for (const [s, e] of pairs) {

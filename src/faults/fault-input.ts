@@ -132,8 +132,16 @@ const TAB = 9;
 /** Hex digits that keep an address exact as a double. */
 const EXACT_HEX_DIGITS = 13;
 
-/** The value of `[ \t]*0x<hex>[ \t]*` in text[from, to), or -1 for anything else (the general parser's job). */
-function plainHexAddress(text: string, from: number, to: number): number {
+/** Where the line read by the last plainHexLine() ends (its \n, its \r, or the end of the text). */
+let plainLineEnd = 0;
+
+/**
+ * The value of a line `[ \t]*0x<hex>[ \t]*` starting at `from`, or -1 for anything else (the general parser's
+ * job). The line's end goes in plainLineEnd: a plain line's characters are scanned once, not once to find its end and
+ * again to read it.
+ */
+function plainHexLine(text: string, from: number): number {
+  const to = text.length;
   let at = from;
   while (at < to && (text.charCodeAt(at) === SPACE || text.charCodeAt(at) === TAB)) at++;
   if (to - at < 3 || text.charCodeAt(at) !== 48 || (text.charCodeAt(at + 1) | 32) !== 120) return -1;
@@ -148,7 +156,14 @@ function plainHexAddress(text: string, from: number, to: number): number {
   }
   if (digits === 0 || digits > EXACT_HEX_DIGITS) return -1;
   while (at < to && (text.charCodeAt(at) === SPACE || text.charCodeAt(at) === TAB)) at++;
-  return at === to ? value : -1;
+  if (at < to && text.charCodeAt(at) !== LF && text.charCodeAt(at) !== CR) return -1;
+  plainLineEnd = at;
+  return value;
+}
+
+/** The start of the line after the one that ends at `end` (a \n, \r, \r\n, or the end of the text). */
+function nextLine(text: string, end: number): number {
+  return text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
 }
 
 /** Lines of text (an upper bound on its faults), counted without a string each. */
@@ -167,6 +182,12 @@ function parseAddressLines(text: string, fileName: string, faults: FaultList): F
   faults.reserve(lineCount(text));
   let line = 1;
   for (let at = 0; at < text.length; line++) {
+    const plain = plainHexLine(text, at);
+    if (plain >= 0) {
+      faults.addPage(plain, OmitReason.USER, label, line);
+      at = nextLine(text, plainLineEnd);
+      continue;
+    }
     let end = at;
     let hash = -1;
     for (let c = text.charCodeAt(end); end < text.length && c !== LF && c !== CR; c = text.charCodeAt(++end)) {
@@ -175,12 +196,7 @@ function parseAddressLines(text: string, fileName: string, faults: FaultList): F
     const bodyEnd = hash >= 0 ? hash : end;
     const lineStart = at;
     // A line ends at \n, \r or \r\n.
-    at = text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
-    const plain = plainHexAddress(text, lineStart, bodyEnd);
-    if (plain >= 0) {
-      faults.addPage(plain, OmitReason.USER, label, line);
-      continue;
-    }
+    at = nextLine(text, end);
     const body = text.slice(lineStart, bodyEnd).trim();
     if (body === '') continue;
     const parsed = parseFaultText(body);

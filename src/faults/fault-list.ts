@@ -30,7 +30,10 @@ export class FaultList {
   reason = new Uint8Array(FIRST_CAPACITY);
   label = new Uint32Array(FIRST_CAPACITY);
   line = new Uint32Array(FIRST_CAPACITY);
-  /** The address as a plain number when the fault is one page (length 0) below 2^53, else -1: no bigint to read. */
+  /**
+   * The address as a plain number when the fault is one page (length 0) below 2^53, else -1. Such a fault's paddr and
+   * length columns are left 0: making a bigint per fault cost more than the rest of reading a list of 100,000.
+   */
   page = new Float64Array(FIRST_CAPACITY);
   private readonly labels: string[] = [];
   private readonly labelIds = new Map<string, number>();
@@ -50,20 +53,43 @@ export class FaultList {
 
   /** As add, with the label's id from labelId: no lookup per fault of a file. */
   addLabelled(paddr: bigint, length: bigint, reason: number, labelId: number, line = 0): void {
-    if (!Number.isInteger(reason) || reason < 0 || reason > MAX_REASON) throw new RangeError(`fault reason ${reason} is not one of ours`);
-    if (this.count === this.paddr.length) this.grow();
-    const i = this.count++;
+    if (length === 0n && paddr >= 0n && paddr < EXACT_ADDRESS) {
+      this.addPage(Number(paddr), reason, labelId, line);
+      return;
+    }
+    const i = this.slot(reason, labelId, line);
     this.paddr[i] = paddr;
     this.length[i] = length;
-    this.reason[i] = reason;
-    this.label[i] = labelId;
-    this.line[i] = line;
-    this.page[i] = length === 0n && paddr < EXACT_ADDRESS ? Number(paddr) : -1;
+    this.page[i] = -1;
   }
 
   /** A one-page fault at `paddr`, a whole number below 2^53 (what most lines of a faults file are). */
   addPage(paddr: number, reason: number, labelId: number, line = 0): void {
-    this.addLabelled(BigInt(paddr), 0n, reason, labelId, line);
+    if (!(Number.isSafeInteger(paddr) && paddr >= 0)) throw new RangeError(`fault address ${paddr} is not a whole number below 2^53`);
+    // The slot first: it may grow the columns, and `this.page` must be read after that.
+    const i = this.slot(reason, labelId, line);
+    this.page[i] = paddr;
+  }
+
+  /** The fault's start address (whichever column holds it). */
+  paddrOf(i: number): bigint {
+    return this.page[i] >= 0 ? BigInt(this.page[i]) : this.paddr[i];
+  }
+
+  /** The fault's length in bytes (0: the page holding the address). */
+  lengthOf(i: number): bigint {
+    return this.page[i] >= 0 ? 0n : this.length[i];
+  }
+
+  /** The next entry, its reason, label and line set; the caller fills the address columns. */
+  private slot(reason: number, labelId: number, line: number): number {
+    if (!Number.isInteger(reason) || reason < 0 || reason > MAX_REASON) throw new RangeError(`fault reason ${reason} is not one of ours`);
+    if (this.count === this.paddr.length) this.grow();
+    const i = this.count++;
+    this.reason[i] = reason;
+    this.label[i] = labelId;
+    this.line[i] = line;
+    return i;
   }
 
   /** Room for `more` faults beyond those held, at most MAX_FAULTS in all: one allocation instead of many doublings. */
@@ -74,7 +100,12 @@ export class FaultList {
 
   /** Every fault of `other`, after this list's own. */
   append(other: FaultList): void {
-    for (let i = 0; i < other.count; i++) this.add(other.paddr[i], other.length[i], other.reason[i], other.labels[other.label[i]], other.line[i]);
+    const ids = other.labels.map((label) => this.labelId(label));
+    this.reserve(other.count);
+    for (let i = 0; i < other.count; i++) {
+      if (other.page[i] >= 0) this.addPage(other.page[i], other.reason[i], ids[other.label[i]], other.line[i]);
+      else this.addLabelled(other.paddr[i], other.length[i], other.reason[i], ids[other.label[i]], other.line[i]);
+    }
   }
 
   origin(i: number): string {
@@ -83,7 +114,7 @@ export class FaultList {
   }
 
   at(i: number): FaultRange {
-    return { paddr: this.paddr[i], length: this.length[i], reason: this.reason[i], origin: this.origin(i) };
+    return { paddr: this.paddrOf(i), length: this.lengthOf(i), reason: this.reason[i], origin: this.origin(i) };
   }
 
   toRanges(): FaultRange[] {

@@ -17,10 +17,6 @@ const EXACT_OFFSET = 2 ** 52;
 const FIRST_CAPACITY = 16;
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function checkU64Sum(hi: number, what: string): void {
-  if (hi >= TWO_32) throw new RangeError(`${what} does not fit in a u64`);
-}
-
 /**
  * Entries in order, six 32-bit words each as a little-endian note holds them (paddr low, high; length low, high;
  * reason; flags), plus the segment each lies in. Physical addresses go in as a segment base plus an offset in plain
@@ -63,16 +59,19 @@ export class OmittedRanges {
       this.push(base + BigInt(offset), BigInt(length), reason, 0, segmentIndex);
       return;
     }
+    // Split without % where the sum fits 32 bits (nearly always): a double's % is a call into C, per entry.
     const low = baseLow + offset;
-    const paddrLow = low % TWO_32;
-    const paddrHigh = baseHigh + (low - paddrLow) / TWO_32;
-    checkU64Sum(paddrHigh, `OMITTED entry ${this.count}: paddr`);
+    const paddrLow = low < TWO_32 ? low : low % TWO_32;
+    const paddrHigh = low < TWO_32 ? baseHigh : baseHigh + (low - paddrLow) / TWO_32;
+    // The message is made only when it is thrown: a string per entry cost more than the entry.
+    if (paddrHigh >= TWO_32) throw new RangeError(`OMITTED entry ${this.count}: paddr does not fit in a u64`);
     const last = this.count - 1;
     if (last >= 0 && this.segments[last] === segmentIndex && this.words[last * WORDS + 4] === reason && this.words[last * WORDS + 5] === 0 && this.endsAt(last, paddrLow, paddrHigh)) {
       this.grow(last, length);
       return;
     }
-    this.pushWords(paddrLow, paddrHigh, length % TWO_32, Math.floor(length / TWO_32), reason, 0, segmentIndex);
+    if (length < TWO_32) this.pushWords(paddrLow, paddrHigh, length, 0, reason, 0, segmentIndex);
+    else this.pushWords(paddrLow, paddrHigh, length % TWO_32, Math.floor(length / TWO_32), reason, 0, segmentIndex);
   }
 
   paddr(i: number): bigint {
