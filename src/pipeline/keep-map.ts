@@ -1,23 +1,16 @@
 // Which pfns a filtered dump keeps, cycle by cycle: the classifier's verdict less known faults and zero pages.
 
-import { promisify } from 'node:util';
-import fs from 'node:fs';
-import { extentAfter, type PfnExtent } from '../dump/pfn-map.js';
-import { bitIsSet, clearBit, CYCLE_PFNS } from '../mm/page-selection.js';
+import { clearBit, CYCLE_PFNS } from '../mm/page-selection.js';
 import { CompactBitmap } from '../mm/compact-bitmap.js';
-import { isRecoverableReadError, readErrorName } from '../sources/read-errors.js';
-import { IoError } from '../errors.js';
-import { hex } from '../elf/byte-order.js';
+import { ZeroPageScan, type ScanReadError, type ZeroScanInput } from './zero-page-scan.js';
 
-const pread = promisify(fs.read);
+export type { ScanReadError } from './zero-page-scan.js';
 
 /**
  * Compact cycles kept for the later passes, the first ones derived first; a cycle past this is derived again when
  * asked for (the same bits each time). Long runs cost little: 1 TiB of mostly free memory takes kilobytes.
  */
 export const CACHE_BUDGET_BYTES = 8 << 20;
-/** Zero-page scans read this much at a time, into one buffer. */
-const SCAN_BYTES = 1 << 20;
 
 export interface KeepMapOptions {
   maxMapnr: number;
@@ -30,13 +23,7 @@ export interface KeepMapOptions {
   /** Pfn ranges never to keep (known faults: MCE records, the log, the user), sorted and disjoint. */
   excluded: readonly (readonly [number, number])[];
   /** Read every kept page and drop the all-zero ones (dump level bit 1). */
-  dropZeroPages?: { fd: number; name: string; extents: readonly PfnExtent[]; maxReadErrors: number };
-}
-
-export interface ScanReadError {
-  pfn: number;
-  fileOffset: number;
-  error: string;
+  dropZeroPages?: ZeroScanInput;
 }
 
 export class KeepMap {
@@ -54,14 +41,18 @@ export class KeepMap {
   /** Derivations run one at a time: they share the bitmap and the scan buffer. */
   private lastDerived: Promise<unknown> = Promise.resolve();
   private bitmapBuffer?: Uint8Array;
-  private scanBuffer?: Buffer;
+  private readonly zeroScan?: ZeroPageScan;
   /** Pages that failed to read while looking for zero pages: never read again, listed as read errors. */
-  readonly readErrors: ScanReadError[] = [];
-  private readonly unreadable = new Set<number>();
+  readonly readErrors: readonly ScanReadError[];
+  private readonly unreadable: ReadonlySet<number>;
   zeroPages = 0;
   private readonly scanned = new Set<number>();
 
-  constructor(private readonly options: KeepMapOptions) {}
+  constructor(private readonly options: KeepMapOptions) {
+    if (options.dropZeroPages) this.zeroScan = new ZeroPageScan(options.dropZeroPages, options.pageSize);
+    this.readErrors = this.zeroScan?.readErrors ?? [];
+    this.unreadable = this.zeroScan?.unreadable ?? new Set();
+  }
 
   /**
    * The kept pfns of cycle `c` (pfns c·CYCLE_PFNS up to maxMapnr): bit i for pfn c·CYCLE_PFNS + i. A cycle past the
@@ -95,8 +86,8 @@ export class KeepMap {
       for (let p = Math.max(s, start); p < Math.min(e, end); p++) clearBit(bitmap, p - start);
     }
     for (const p of this.unreadable) if (p >= start && p < end) clearBit(bitmap, p - start);
-    if (this.options.dropZeroPages) {
-      const zeros = await this.dropZeros(bitmap, start, end);
+    if (this.zeroScan) {
+      const zeros = await this.zeroScan.clearZeroPages(bitmap, start, end);
       // A cycle derived again finds the same zero pages: count them once.
       if (!this.scanned.has(c)) {
         this.scanned.add(c);
@@ -158,72 +149,5 @@ export class KeepMap {
       pfn = stop;
     }
     if (runKept !== undefined) yield [runStart, end, runKept];
-  }
-
-  /** Clears the all-zero pages of the bitmap; pages that fail to read are cleared too, and remembered. */
-  private async dropZeros(bitmap: Uint8Array, start: number, end: number): Promise<number> {
-    const { pageSize, dropZeroPages } = this.options;
-    const { fd, name, extents, maxReadErrors } = dropZeroPages!;
-    const zero = Buffer.alloc(pageSize);
-    const buf = (this.scanBuffer ??= Buffer.allocUnsafeSlow(SCAN_BYTES));
-    const words = new Uint32Array(buf.buffer, buf.byteOffset, SCAN_BYTES >>> 2);
-    const perRead = SCAN_BYTES / pageSize;
-    let zeros = 0;
-    for (let x = extentAfter(extents, start); x < extents.length && extents[x].startPfn < end; x++) {
-      const ext = extents[x];
-      const from = Math.max(ext.startPfn, start);
-      const to = Math.min(ext.endPfn, end);
-      for (let pfn = from; pfn < to; ) {
-        // Read runs of kept pages only: excluded pages are never read.
-        while (pfn < to && !bitIsSet(bitmap, pfn - start)) pfn++;
-        let runEnd = pfn;
-        while (runEnd < to && runEnd - pfn < perRead && bitIsSet(bitmap, runEnd - start)) runEnd++;
-        if (runEnd === pfn) break;
-        const offset = ext.fileOffset + (pfn - ext.startPfn) * pageSize;
-        const got = await this.readKept(fd, name, buf, (runEnd - pfn) * pageSize, offset, pageSize, maxReadErrors, pfn);
-        for (let k = 0; k < runEnd - pfn; k++) {
-          const failed = got[k];
-          // Most pages that hold data show it in their first word: only the others are compared whole.
-          if (failed || (words[(k * pageSize) >>> 2] === 0 && buf.compare(zero, 0, pageSize, k * pageSize, (k + 1) * pageSize) === 0)) {
-            clearBit(bitmap, pfn + k - start);
-            if (!failed) zeros++;
-          }
-        }
-        pfn = runEnd;
-      }
-    }
-    return zeros;
-  }
-
-  /** Reads `length` bytes; on a recoverable error, page by page. Returns which pages failed. */
-  private async readKept(fd: number, name: string, buf: Buffer, length: number, offset: number, pageSize: number, maxReadErrors: number, firstPfn: number): Promise<boolean[]> {
-    const failed = new Array<boolean>(length / pageSize).fill(false);
-    try {
-      const { bytesRead } = await pread(fd, buf, 0, length, offset);
-      if (bytesRead === length) return failed;
-    } catch (err) {
-      if (!isRecoverableReadError(err)) throw new IoError(`reading ${name} at offset ${hex(offset)}: ${(err as Error).message}`, { cause: err });
-    }
-    for (let k = 0; k < failed.length; k++) {
-      let error: string | undefined;
-      try {
-        const { bytesRead } = await pread(fd, buf, k * pageSize, pageSize, offset + k * pageSize);
-        if (bytesRead < pageSize) error = 'short read';
-      } catch (err) {
-        if (!isRecoverableReadError(err)) throw new IoError(`reading ${name} at offset ${hex(offset + k * pageSize)}: ${(err as Error).message}`, { cause: err });
-        error = readErrorName(err);
-      }
-      if (error === undefined) continue;
-      failed[k] = true;
-      const pfn = firstPfn + k;
-      if (!this.unreadable.has(pfn)) {
-        this.unreadable.add(pfn);
-        this.readErrors.push({ pfn, fileOffset: offset + k * pageSize, error });
-      }
-      if (this.readErrors.length > maxReadErrors) {
-        throw new IoError(`more than ${maxReadErrors} pages failed to read (the last at file offset ${hex(offset + k * pageSize)}: ${error}); see --max-read-errors`);
-      }
-    }
-    return failed;
   }
 }
