@@ -29,8 +29,13 @@ export function utsnameOf(prefix: DumpPrefix, memory: PhysicalMemory | undefined
 export function physBaseOf(prefix: DumpPrefix): bigint {
   const given = parseVmcoreinfoNumber(prefix.vmcoreinfo?.get('NUMBER(phys_base)'));
   if (given !== undefined) return given;
-  const text = prefix.phdrs.find((ph) => ph.type === PT_LOAD && ph.vaddr >= X86_64_START_KERNEL_MAP && ph.vaddr < 0xffffffffffffffffn);
-  return text ? text.paddr - (text.vaddr - X86_64_START_KERNEL_MAP) : 0n;
+  const { phdrs } = prefix;
+  // By column: no object per entry tried, of 128 Ki.
+  for (let i = 0; i < phdrs.length; i++) {
+    const vaddr = phdrs.vaddr(i);
+    if (phdrs.type(i) === PT_LOAD && vaddr >= X86_64_START_KERNEL_MAP && vaddr < 0xffffffffffffffffn) return phdrs.paddr(i) - (vaddr - X86_64_START_KERNEL_MAP);
+  }
+  return 0n;
 }
 
 /** `ourNotes` (CAUSE, MCE, OMITTED) follow the input's notes, which are kept byte for byte up to their last real note. */

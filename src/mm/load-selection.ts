@@ -38,9 +38,19 @@ function setOne(bitmap: Uint8Array, i: number, value: boolean): void {
 
 /** [from, to) page frame pairs, flat: 128 Ki PT_LOADs as pairs of arrays would cost 10 MiB. */
 function pfnPairs(ranges: Iterable<PhysicalRange>, first: (a: bigint) => number, end: (a: bigint) => number): Float64Array {
-  const flat: number[] = [];
-  for (const r of ranges) flat.push(first(r.start), end(r.end));
-  return Float64Array.from(flat);
+  // Grown by doubling, not through a number[]: no second 2 MiB copy of the pairs while they are gathered.
+  let flat = new Float64Array(64);
+  let n = 0;
+  for (const r of ranges) {
+    if (n === flat.length) {
+      const grown = new Float64Array(flat.length * 2);
+      grown.set(flat);
+      flat = grown;
+    }
+    flat[n++] = first(r.start);
+    flat[n++] = end(r.end);
+  }
+  return flat.slice(0, n);
 }
 
 function* pairs(flat: Float64Array): Generator<[number, number]> {
@@ -55,7 +65,7 @@ export function loadSelection(input: LoadSelectionInput): PageSelection {
   const present = pfnPairs(input.loads, pfnFloor, pfnFloor);
   // maxMapnr counts a partial last page: the ceiling of each end, not the floor kept in `present`.
   let maxMapnr = 0;
-  for (const [, end] of pairs(pfnPairs(input.loads, pfnFloor, pfnCeil))) maxMapnr = Math.max(maxMapnr, end);
+  for (const r of input.loads) maxMapnr = Math.max(maxMapnr, pfnCeil(r.end));
   const data = pfnPairs(input.data, pfnCeil, pfnCeil);
   const bad = pfnPairs(input.bad, pfnFloor, pfnCeil);
 

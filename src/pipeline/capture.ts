@@ -210,10 +210,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt), shape));
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
-    // What is read: each run of file bytes once, however many program headers point into it.
-    const files = fileExtents(copy);
-    const reads = files.extents;
-    const skip = faultsByExtent(files, plan.faultMap.bySegment);
+    // What is read: each run of file bytes once, however many program headers point into it. The kdump writer reads
+    // by page frame instead: for it these lists (128 Ki entries at the cap) are not made.
+    const files = options.format === 'kdump' ? undefined : fileExtents(copy);
+    const reads = files?.extents ?? [];
+    const skip = files ? faultsByExtent(files, plan.faultMap.bySegment) : new Map<number, Float64Array>();
     const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
     // Only reads that skip pages (faults, or what a dump level leaves out) need it, and only they are told it is missing.
     const skips = skip.size > 0 || filter.outcome?.elf?.excludedIn !== undefined;

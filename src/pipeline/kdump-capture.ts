@@ -79,7 +79,9 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const meta = kdumpMetadata(prefix, plan.noteBytes, memory);
   const selection = input.selection ?? planSelection(prefix, plan);
-  const segments = plan.copySegments.filter((s) => plan.outputPhdrs.type(s.index) === PT_LOAD);
+  const isLoad = (s: { index: number }) => plan.outputPhdrs.type(s.index) === PT_LOAD;
+  // The plan's own list when every segment is a PT_LOAD (the usual case): no second array of 128 Ki entries.
+  const segments = plan.copySegments.every(isLoad) ? plan.copySegments : plan.copySegments.filter(isLoad);
   const output = positionedOutput(input.sink);
   const compressor = await input.compressor;
   const result = await writeKdump({

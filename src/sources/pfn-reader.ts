@@ -6,31 +6,39 @@ import { readRange, threadPoolPread, type FailedPage } from './chunk-reader.js';
 import type { ReadErrorLog } from './read-errors.js';
 
 /**
- * Extent i: physical bytes [starts[i], lasts[i]] found in segs[i] from where its paddr says. Columns, not an object
- * per extent: 128 Ki segments would cost 13 MiB so. Last bytes, not ends: an end may be 2^64.
+ * Extent i: physical bytes [starts[i], lasts[i]] found in segments[picks[i]] from where its paddr says. Columns, not
+ * an object or a sorted copy of the list: 128 Ki segments would cost megabytes so. Last bytes, not ends: an end may be 2^64.
  */
 interface Extents {
-  segs: DataSegment[];
+  picks: Uint32Array;
   starts: BigUint64Array;
   lasts: BigUint64Array;
 }
 
 /** Disjoint extents in address order: where two segments hold the same physical bytes, the first one by address wins. */
 export function physicalExtents(segments: readonly DataSegment[]): Extents {
-  const sorted = [...segments].sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : a.index - b.index));
-  const segs: DataSegment[] = [];
-  const starts = new BigUint64Array(sorted.length);
-  const lasts = new BigUint64Array(sorted.length);
+  const order = new Uint32Array(segments.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((x, y) => {
+    const a = segments[x];
+    const b = segments[y];
+    return a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : a.index - b.index;
+  });
+  const starts = new BigUint64Array(order.length);
+  const lasts = new BigUint64Array(order.length);
+  let n = 0;
   let covered = -1n;
-  for (const seg of sorted) {
+  for (const k of order) {
+    const seg = segments[k];
     const end = seg.paddr + BigInt(seg.size);
     if (end <= covered) continue;
-    starts[segs.length] = seg.paddr > covered ? seg.paddr : covered;
-    lasts[segs.length] = end - 1n;
-    segs.push(seg);
+    starts[n] = seg.paddr > covered ? seg.paddr : covered;
+    lasts[n] = end - 1n;
+    // The picks overwrite the order behind the loop: n never passes the entry being read.
+    order[n++] = k;
     covered = end;
   }
-  return { segs, starts: starts.slice(0, segs.length), lasts: lasts.slice(0, segs.length) };
+  return { picks: order.subarray(0, n), starts: starts.subarray(0, n), lasts: lasts.subarray(0, n) };
 }
 
 export interface PfnReader {
@@ -39,20 +47,20 @@ export interface PfnReader {
 
 /** Bytes that no segment holds read as zeros; pages that fail to read are zero-filled and recorded in `errors`. */
 export function pfnReader(source: ByteSource, segments: readonly DataSegment[], pageSize: number, errors: ReadErrorLog): PfnReader {
-  const { segs, starts, lasts } = physicalExtents(segments);
+  const { picks, starts, lasts } = physicalExtents(segments);
   const page = BigInt(pageSize);
   let hint = 0;
   return async (firstPfn, count, buf) => {
     const from = BigInt(firstPfn) * page;
     const to = from + BigInt(count) * page;
     // Calls come in ascending order: start from where the last one ended.
-    if (hint >= segs.length || starts[hint] > from) hint = 0;
-    while (hint < segs.length && lasts[hint] < from) hint++;
+    if (hint >= picks.length || starts[hint] > from) hint = 0;
+    while (hint < picks.length && lasts[hint] < from) hint++;
     const failed: FailedPage[] = [];
     // Only the gaps between extents are zeroed: a read fills the rest, or zero-fills the pages that fail.
     let filled = 0;
-    for (let i = hint; i < segs.length && starts[i] < to; i++) {
-      const seg = segs[i];
+    for (let i = hint; i < picks.length && starts[i] < to; i++) {
+      const seg = segments[picks[i]];
       const start = starts[i] > from ? starts[i] : from;
       const end = lasts[i] + 1n < to ? lasts[i] + 1n : to;
       if (end <= start) continue;
