@@ -210,15 +210,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const metadata = sink.describe?.(dumpFacts(prefix, plan, crashedNodename(prefix, readAt), shape));
     const copy = plan.copySegments;
     checkInsideInput(copy, source.size);
-    // What is read: each run of file bytes once, however many program headers point into it. The kdump writer reads
-    // by page frame instead: for it these lists (128 Ki entries at the cap) are not made.
-    const files = options.format === 'kdump' ? undefined : fileExtents(copy);
-    const reads = files?.extents ?? [];
-    const skip = files ? faultsByExtent(files, plan.faultMap.bySegment) : new Map<number, Float64Array>();
     const mapped = copy.length > 0 ? openMappedReader(source, options.reader ?? 'auto', options.onNotice) : undefined;
-    // Only reads that skip pages (faults, or what a dump level leaves out) need it, and only they are told it is missing.
-    const skips = skip.size > 0 || filter.outcome?.elf?.excludedIn !== undefined;
-    const pieces = skips && !forward && options.format !== 'kdump' ? openPieceReader(options.onNotice) : undefined;
     if (forward) {
       const obstacle = forwardPassObstacle(copy);
       if (obstacle) throw new BadInputError(`${obstacle}: this layout must be read from a file or device, not a pipe`);
@@ -236,6 +228,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
         throw isSlimCoreError(err) ? err : new IoError(`writing ${sink?.name}: ${(err as Error).message}`, { cause: err });
       });
     } else {
+      // What is read: each run of file bytes once, however many program headers point into it. Made here, not for the
+      // kdump writer, which reads by page frame: at the cap these lists hold 128 Ki entries.
+      const files = fileExtents(copy);
+      const reads = files.extents;
+      const skip = faultsByExtent(files, plan.faultMap.bySegment);
+      // Only reads that skip pages (faults, or what a dump level leaves out) need it, and only they are told it is missing.
+      const skips = skip.size > 0 || filter.outcome?.elf?.excludedIn !== undefined;
+      const pieces = skips && !forward ? openPieceReader(options.onNotice) : undefined;
       // Chunks in flight at most: read ahead, queued between stages, and in the sink's buffer.
       const pool = sink.onWritten ? new ChunkPool(chunkSize, POOLED_CHUNKS) : undefined;
       if (pool) sink.onWritten?.((total) => pool.writtenUpTo(total));

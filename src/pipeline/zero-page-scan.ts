@@ -50,7 +50,7 @@ export class ZeroPageScan {
   /**
    * Clears the all-zero pages of `bitmap` (bit i: pfn start + i); pages that fail to read are cleared too. Returns the
    * zero pages found. Read with readSync, as the page tables and mem_map before it are: through the thread pool, each
-   * read's round trip cost more than its copy (the real fixture's scan took 35-46 ms that way, 10-16 ms this way).
+   * read's round trip cost more than its copy (on the real fixture the reads took 35-46 ms that way, 10-16 ms so).
    */
   async clearZeroPages(bitmap: Uint8Array, start: number, end: number): Promise<number> {
     const buf = (this.buffer ??= Buffer.allocUnsafeSlow(SCAN_BYTES));
