@@ -7,7 +7,7 @@ import { parseFaultsFile } from '../src/faults/fault-input.js';
 import { FaultList, MAX_FAULTS } from '../src/faults/fault-list.js';
 import { mapFaults, mergedRanges, normalizeFaults } from '../src/faults/fault-map.js';
 import { loadFaultSources } from '../src/faults/load-faults.js';
-import type { DataSegment } from '../src/dump/layout.js';
+import { SegmentList, type DataSegment } from '../src/dump/segment-list.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,7 +98,7 @@ test('addresses at the top of the 64-bit space stay exact as page numbers', (t) 
   );
   // A segment high in the address space gets its faults at the right offsets.
   const segments: DataSegment[] = [{ index: 1, inOffset: 0, size: 0x4000, paddr: U64_MAX - 0x3fffn }];
-  const map = mapFaults(normalizeFaults(list, PAGE), segments);
+  const map = mapFaults(normalizeFaults(list, PAGE), SegmentList.from(segments));
   t.deepEqual([...map.bySegment.get(1)!], [0x1000, 0x2000, 0x3000, 0x4000]);
   t.is(map.outside.length, 1);
   t.is(map.outside[0].origin, 'past 2^53');

@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DataSegment } from '../src/dump/layout.js';
+import { SegmentList, type DataSegment } from '../src/dump/segment-list.js';
 import { openSource } from '../src/sources/byte-source.js';
 import { pfnReader } from '../src/sources/pfn-reader.js';
 import { ReadErrorLog } from '../src/sources/read-errors.js';
@@ -35,7 +35,7 @@ test('pfnReader: segment bytes where a segment holds the page (the first by addr
         if (seg) fileBytes.copy(expected, p * PS, seg.inOffset + (pfn * PS - Number(seg.paddr)), seg.inOffset + (pfn * PS - Number(seg.paddr)) + PS);
       }
       const buf = Buffer.alloc(count * PS, 0xa5);
-      await pfnReader(source, segments, PS, new ReadErrorLog(0, PS))(firstPfn, count, buf);
+      await pfnReader(source, SegmentList.from(segments), PS, new ReadErrorLog(0, PS))(firstPfn, count, buf);
       t.deepEqual(buf, expected);
     }),
     { numRuns: 100 },

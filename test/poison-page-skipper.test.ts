@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { poisonPageSkipper } from '../transforms/poison-page-skipper.js';
 import { FaultList, mapFaults, mergedRanges, normalizeFaults, type FaultRange } from '../src/faults/fault-map.js';
-import type { DataSegment } from '../src/dump/layout.js';
+import { SegmentList, type DataSegment } from '../src/dump/segment-list.js';
 import type { DataEvent } from '../src/stream/events.js';
 import { runStages } from './helpers/run-stage.js';
 
@@ -99,7 +99,7 @@ test('mapFaults lists a page once per segment that holds it, and reports the res
     ]),
     PAGE,
   );
-  const map = mapFaults(faults, segments);
+  const map = mapFaults(faults, SegmentList.from(segments));
   t.deepEqual(
     map.entries.toArray().map((e) => [e.segmentIndex, e.paddr, e.length, e.reason]),
     [
@@ -131,7 +131,7 @@ test('faulty pages become zeros, other bytes pass as views, on any chunk split',
         for (let i = 0; i < size; i++) input[i] = 1 + (i % 251);
         const segments: DataSegment[] = [{ index: 3, inOffset: 0, size, paddr: 0x40000000n }];
         const faults = normalizeFaults(FaultList.of(pages.map((p) => ({ paddr: 0x40000000n + BigInt(p * PAGE), length: 0n, reason: 2, origin: 'test' }))), PAGE);
-        const map = mapFaults(faults, segments);
+        const map = mapFaults(faults, SegmentList.from(segments));
         const out = await runStages<DataEvent>([poisonPageSkipper(map.bySegment)], chunked(3, input, splits));
         const result = reassemble(out, 3);
         t.is(result.length, size);
@@ -157,7 +157,7 @@ test('one fault spanning many chunks and a segment boundary', async (t) => {
     { index: 1, inOffset: 0, size: a.length, paddr: 0n },
     { index: 2, inOffset: a.length, size: b.length, paddr: BigInt(a.length) },
   ];
-  const map = mapFaults(normalizeFaults(FaultList.of([{ paddr: BigInt(6 * PAGE), length: BigInt(4 * PAGE), reason: 2, origin: 't' }]), PAGE), segments);
+  const map = mapFaults(normalizeFaults(FaultList.of([{ paddr: BigInt(6 * PAGE), length: BigInt(4 * PAGE), reason: 2, origin: 't' }]), PAGE), SegmentList.from(segments));
   const out = await runStages<DataEvent>([poisonPageSkipper(map.bySegment)], [...chunked(1, a, [PAGE + 7]), ...chunked(2, b, [3 * PAGE])]);
   const ra = reassemble(out, 1);
   const rb = reassemble(out, 2);

@@ -3,7 +3,7 @@
 import { PT_LOAD } from '../elf/constants.js';
 import type { ProgramHeader } from '../elf/program-header.js';
 import { ProgramHeaderTableBuilder, type ProgramHeaderTable } from '../elf/program-header-table.js';
-import type { DataSegment } from './layout.js';
+import { SegmentListBuilder, type SegmentList } from './segment-list.js';
 
 /** makedumpfile's PFN_EXCLUDED: a shorter run of excluded pages between kept ones stays inside the PT_LOAD. */
 export const PFN_EXCLUDED = 256;
@@ -17,7 +17,7 @@ export interface FilteredTable {
   phdrs: ProgramHeaderTable;
   noteIndex: number;
   /** The PT_LOADs whose file bytes are copied (excluded pages inside them are written as zeros, never read). */
-  copy: DataSegment[];
+  copy: SegmentList;
   /** The excluded-run length that ended a PT_LOAD: PFN_EXCLUDED, or more when the table would not fit. */
   threshold: number;
 }
@@ -75,7 +75,7 @@ class LoadCutter {
  */
 async function cutAt(phdrs: ProgramHeaderTable, noteIndex: number, pageSize: number, keptRuns: KeptRuns, threshold: number, maxLoads: number) {
   const out = new ProgramHeaderTableBuilder(phdrs.length);
-  const copy: DataSegment[] = [];
+  const copy = new SegmentListBuilder();
   let loads = 0;
   let newNoteIndex = noteIndex;
   const emit = (ph: ProgramHeader, start: bigint, filesz: bigint, memsz: bigint): boolean => {
@@ -84,7 +84,7 @@ async function cutAt(phdrs: ProgramHeaderTable, noteIndex: number, pageSize: num
     const delta = start - ph.paddr;
     const index = out.length;
     out.push({ ...ph, paddr: start, vaddr: ph.vaddr === NO_VADDR ? ph.vaddr : ph.vaddr + delta, offset: filesz > 0n ? ph.offset + delta : 0n, filesz, memsz });
-    if (filesz > 0n) copy.push({ index, inOffset: Number(ph.offset + delta), size: Number(filesz), paddr: start });
+    if (filesz > 0n) copy.push(index, Number(ph.offset + delta), Number(filesz), start);
     return true;
   };
   const page = BigInt(pageSize);
@@ -124,7 +124,7 @@ async function cutAt(phdrs: ProgramHeaderTable, noteIndex: number, pageSize: num
     }
     if (!cutter.finish()) return undefined;
   }
-  return { phdrs: out.build(), noteIndex: newNoteIndex, copy: copy.sort((x, y) => x.inOffset - y.inOffset || x.index - y.index) };
+  return { phdrs: out.build(), noteIndex: newNoteIndex, copy: copy.build().sortedByOffset() };
 }
 
 /** The filtered table at PFN_EXCLUDED, or at the smallest doubling of it whose table holds at most `maxLoads` PT_LOADs. */

@@ -7,21 +7,16 @@ import type { ElfHeader } from '../elf/header.js';
 import { writeProgramHeader, type ProgramHeader } from '../elf/program-header.js';
 import { encodeSectionHeaderZero } from '../elf/section-header.js';
 import { toSafeNumber, type DumpPrefix } from './prefix.js';
-import { fileExtents, membersOf } from './file-extents.js';
+import { fileExtents } from './file-extents.js';
+import { SegmentListBuilder, type SegmentList } from './segment-list.js';
+
+export type { DataSegment } from './segment-list.js';
 
 export type DumpMode = 'slim' | 'full';
 
-/** A program header whose file bytes get copied: every segment but the grown PT_NOTE, with p_filesz > 0. */
-export interface DataSegment {
-  index: number;
-  inOffset: number;
-  size: number;
-  paddr: bigint;
-}
-
 /** Data segments sorted by file offset, checked against each other and against the input size when known. */
-export function dataSegments(prefix: Pick<DumpPrefix, 'phdrs' | 'noteIndex'>, inputSize?: number): DataSegment[] {
-  const out: DataSegment[] = [];
+export function dataSegments(prefix: Pick<DumpPrefix, 'phdrs' | 'noteIndex'>, inputSize?: number): SegmentList {
+  const out = new SegmentListBuilder();
   const { phdrs } = prefix;
   for (let index = 0; index < phdrs.length; index++) {
     if (index === prefix.noteIndex) continue;
@@ -35,22 +30,23 @@ export function dataSegments(prefix: Pick<DumpPrefix, 'phdrs' | 'noteIndex'>, in
     if (inOffset + size > Number.MAX_SAFE_INTEGER) {
       throw new BadInputError(`program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} overflows`);
     }
-    out.push({ index, inOffset, size, paddr: phdrs.paddr(index) });
+    out.push(index, inOffset, size, phdrs.paddr(index));
   }
-  checkInsideInput(out, inputSize);
-  return out.sort((a, b) => a.inOffset - b.inOffset || a.index - b.index);
+  const segments = out.build();
+  checkInsideInput(segments, inputSize);
+  return segments.sortedByOffset();
 }
 
 /**
  * Segments to be copied must lie inside the input when its size is known. Checked on what gets copied, not on every
  * PT_LOAD: a slim dump of a truncated file needs only the headers, the notes and the log, as from a pipe.
  */
-export function checkInsideInput(segments: readonly DataSegment[], inputSize: number | undefined): void {
+export function checkInsideInput(segments: SegmentList, inputSize: number | undefined): void {
   if (inputSize === undefined) return;
-  for (const { index, inOffset, size } of segments) {
-    if (inOffset + size > inputSize) {
+  for (let i = 0; i < segments.length; i++) {
+    if (segments.inEnd(i) > inputSize) {
       throw new BadInputError(
-        `program header ${index}: p_offset ${hex(inOffset)} + p_filesz ${hex(size)} is past the end of the file (${hex(inputSize)})`,
+        `program header ${segments.index(i)}: p_offset ${hex(segments.inOffset(i))} + p_filesz ${hex(segments.size(i))} is past the end of the file (${hex(inputSize)})`,
       );
     }
   }
@@ -58,11 +54,10 @@ export function checkInsideInput(segments: readonly DataSegment[], inputSize: nu
 
 /** Why the segments can't be read in one forward pass, or undefined when they can. */
 /** Segments before the end of the notes are fine: the forward reader still holds those bytes. */
-export function forwardPassObstacle(sorted: readonly DataSegment[]): string | undefined {
+export function forwardPassObstacle(sorted: SegmentList): string | undefined {
   for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    if (sorted[i].inOffset < prev.inOffset + prev.size) {
-      return `program headers ${prev.index} and ${sorted[i].index} share file bytes at offset ${hex(sorted[i].inOffset)}`;
+    if (sorted.inOffset(i) < sorted.inEnd(i - 1)) {
+      return `program headers ${sorted.index(i - 1)} and ${sorted.index(i)} share file bytes at offset ${hex(sorted.inOffset(i))}`;
     }
   }
   return undefined;
@@ -78,7 +73,7 @@ export interface OutputLayout {
   /** Bytes before the first segment's data: headers, notes and alignment padding. */
   headerBlockSize: number;
   /** The data segments copied, in input file order (none for a slim dump that keeps no pages). */
-  segments: readonly DataSegment[];
+  segments: SegmentList;
   /** Output file offset of each program header's data, by index; NaN for those not copied. File-aliased segments share output bytes. */
   outOffsets: Float64Array;
   totalSize: number;
@@ -103,7 +98,7 @@ function congruentOffset(from: number, like: number, pageSize: number): number {
 }
 
 /** Places the header block, then every data segment in `sorted`; any other segment gets p_filesz 0. */
-export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegment[], notesSize: number): PlannedLayout {
+export function planOutputLayout(prefix: DumpPrefix, sorted: SegmentList, notesSize: number): PlannedLayout {
   const L = classLayout(prefix.format);
   const extended = prefix.phnum >= PN_XNUM;
   const sectionZero = extended ? encodeSectionHeaderZero(prefix.phnum, prefix.format) : undefined;
@@ -116,10 +111,13 @@ export function planOutputLayout(prefix: DumpPrefix, sorted: readonly DataSegmen
   const headerBlockSize = cursor;
   // Segments over the same input bytes share their output bytes too: each run of file bytes is written once.
   const files = fileExtents(sorted);
-  for (const extent of files.extents) {
-    const extentOut = congruentOffset(cursor, extent.inOffset, prefix.pageSize);
-    for (const seg of membersOf(files, extent)) outOffsets[seg.index] = extentOut + (seg.inOffset - extent.inOffset);
-    cursor = extentOut + extent.size;
+  const { extents } = files;
+  for (let e = 0; e < extents.length; e++) {
+    const extentOut = congruentOffset(cursor, extents.inOffset(e), prefix.pageSize);
+    const members = files.shared.get(extents.index(e));
+    if (members) for (const seg of members) outOffsets[seg.index] = extentOut + (seg.inOffset - extents.inOffset(e));
+    else outOffsets[extents.index(e)] = extentOut;
+    cursor = extentOut + extents.size(e);
   }
   const headerBlock = Buffer.alloc(headerBlockSize);
   sectionZero?.copy(headerBlock, L.ehsize);

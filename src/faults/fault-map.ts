@@ -1,6 +1,6 @@
 // Fault ranges: page-aligned, sorted and merged (typed columns of page numbers), then mapped onto every data segment that holds them.
 
-import type { DataSegment } from '../dump/layout.js';
+import type { SegmentList } from '../dump/segment-list.js';
 import { hex } from '../elf/byte-order.js';
 import { FaultList, MAX_REASON, type FaultRange } from './fault-list.js';
 import { OmittedRanges, type PlacedEntry } from '../notes/omitted-ranges.js';
@@ -152,27 +152,29 @@ export function firstEndingAfter(faults: NormalizedFaults, pfn: number): number 
 }
 
 /** Maps normalized faults onto the segments; aliases (two segments holding one physical page) each get the range. */
-export function mapFaults(faults: NormalizedFaults, segments: readonly DataSegment[]): FaultMap {
+export function mapFaults(faults: NormalizedFaults, segments: SegmentList): FaultMap {
   const bySegment = new Map<number, Float64Array>();
   const entries = new OmittedRanges(faults.count);
   // No faults (the usual dump): nothing to look up for each of maybe 128 Ki segments.
   if (faults.count === 0) return { bySegment, entries, outside: [] };
   const used = new Uint8Array(faults.count);
   const page = BigInt(faults.pageSize);
-  for (const seg of segments) {
+  for (let s = 0; s < segments.length; s++) {
+    const paddr = segments.paddr(s);
+    const size = segments.size(s);
     // Offsets from the segment's start: page-number differences are exact, and only small ones matter here.
-    const basePfn = Number(seg.paddr / page);
-    const delta = Number(seg.paddr % page);
-    const baseLow = Number(seg.paddr & 0xffffffffn);
-    const baseHigh = Number(seg.paddr >> 32n);
+    const basePfn = Number(paddr / page);
+    const delta = Number(paddr % page);
+    const baseLow = Number(paddr & 0xffffffffn);
+    const baseHigh = Number(paddr >> 32n);
     const first = firstEndingAfter(faults, basePfn);
     let last = first;
-    while (last < faults.count && (faults.start[last] - basePfn) * faults.pageSize - delta < seg.size) last++;
+    while (last < faults.count && (faults.start[last] - basePfn) * faults.pageSize - delta < size) last++;
     if (last === first) continue;
     used.fill(1, first, last);
     const offsets = new Float64Array(2 * (last - first));
-    const n = placeInSegment(faults.start, faults.end, faults.reason, first, last, basePfn, faults.pageSize, delta, seg.size, offsets, entries, baseLow, baseHigh, seg.index);
-    bySegment.set(seg.index, n === offsets.length ? offsets : offsets.slice(0, n));
+    const n = placeInSegment(faults.start, faults.end, faults.reason, first, last, basePfn, faults.pageSize, delta, size, offsets, entries, baseLow, baseHigh, segments.index(s));
+    bySegment.set(segments.index(s), n === offsets.length ? offsets : offsets.slice(0, n));
   }
   const outside: FaultRange[] = [];
   for (let i = 0; i < faults.count; i++) if (used[i] === 0) outside.push(mergedRange(faults, i));

@@ -7,6 +7,7 @@ import { BadInputError, IoError, isSlimCoreError, makeWarner, type WarningHandle
 import { hex } from '../elf/byte-order.js';
 import { checkInsideInput, dataSegments, forwardPassObstacle, type OutputLayout } from '../dump/layout.js';
 import { faultsByExtent, fileExtents } from '../dump/file-extents.js';
+import { SegmentList } from '../dump/segment-list.js';
 import { readDumpPrefix, type DumpPrefix } from '../dump/prefix.js';
 import { warnAboutPrefix } from '../dump/prefix-warnings.js';
 import { openSource, readFully, type ByteSource } from '../sources/byte-source.js';
@@ -198,7 +199,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       onNotice: options.onNotice,
     };
     // A slim dump copies only what its own table keeps: the input's data segments (maybe 128 Ki) need no list.
-    const segments = draftPlan(prefix, planInput).mode === 'slim' ? [] : dataSegments(prefix);
+    const segments = draftPlan(prefix, planInput).mode === 'slim' ? SegmentList.EMPTY : dataSegments(prefix);
     const filter = await pageFilterStep({
       prefix, source, pipe: Boolean(forward), segments, dumpLevel, format: options.format ?? 'elf', maxReadErrors: errors.maxPages, planInput, warn, onNotice: options.onNotice,
     });

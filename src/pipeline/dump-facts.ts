@@ -65,7 +65,7 @@ export function dumpFacts(prefix: DumpPrefix, plan: CapturePlan, hostname: strin
     hostname,
     crashTime: crashTime && /^\d+$/.test(crashTime) ? crashTime : undefined,
     pageSize: prefix.pageSize,
-    pagesDumped: shape.kdumpPages ?? plan.copySegments.reduce((sum, s) => sum + pages(s.size), 0),
+    pagesDumped: shape.kdumpPages ?? plan.copySegments.sumOfSizes(pages),
     pagesOmitted: omittedBy(() => true),
     pagesZeroFilled: omittedBy((reason) => reason !== OmitReason.SLIM),
     slimCoreVersion: slimCoreVersion(),

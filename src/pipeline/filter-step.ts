@@ -1,7 +1,7 @@
 // Decides whether the page filter runs for this capture, runs it, and turns its findings into the plan's inputs.
 
 import { BadInputError, UsageError, type WarningHandler } from '../errors.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { SegmentList } from '../dump/segment-list.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { FaultList } from '../faults/fault-list.js';
 import { encodeFilterNote, FilterFlag } from '../notes/filter-note.js';
@@ -16,7 +16,7 @@ export interface FilterStepInput {
   source: ByteSource;
   /** Read in one forward pass (a pipe): page descriptors are out of reach. */
   pipe: boolean;
-  segments: readonly DataSegment[];
+  segments: SegmentList;
   dumpLevel: number;
   format: 'elf' | 'kdump';
   maxReadErrors: number;

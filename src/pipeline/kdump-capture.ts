@@ -52,7 +52,8 @@ export function planSelection(prefix: DumpPrefix, plan: CapturePlan): PageSelect
     for (let i = 0; i < phdrs.length; i++) if (phdrs.type(i) === PT_LOAD && phdrs.memsz(i) > 0n) yield { start: phdrs.paddr(i), end: phdrs.paddr(i) + phdrs.memsz(i) };
   }
   function* data() {
-    for (const s of plan.copySegments) if (plan.outputPhdrs.type(s.index) === PT_LOAD) yield { start: s.paddr, end: s.paddr + BigInt(s.size) };
+    const copy = plan.copySegments;
+    for (let i = 0; i < copy.length; i++) if (plan.outputPhdrs.type(copy.index(i)) === PT_LOAD) yield { start: copy.paddr(i), end: copy.paddr(i) + BigInt(copy.size(i)) };
   }
   const faults = plan.faultMap.entries;
   function* bad() {
@@ -79,9 +80,8 @@ export async function captureKdump(input: KdumpCaptureInput): Promise<KdumpCaptu
   const memory = memoryFromSegments(prefix.phdrs, fdReadAt(source.fd, source.name));
   const meta = kdumpMetadata(prefix, plan.noteBytes, memory);
   const selection = input.selection ?? planSelection(prefix, plan);
-  const isLoad = (s: { index: number }) => plan.outputPhdrs.type(s.index) === PT_LOAD;
-  // The plan's own list when every segment is a PT_LOAD (the usual case): no second array of 128 Ki entries.
-  const segments = plan.copySegments.every(isLoad) ? plan.copySegments : plan.copySegments.filter(isLoad);
+  // The plan's own list when every segment is a PT_LOAD (the usual case): no second list of 128 Ki entries.
+  const segments = plan.copySegments.filter((i) => plan.outputPhdrs.type(plan.copySegments.index(i)) === PT_LOAD);
   const output = positionedOutput(input.sink);
   const compressor = await input.compressor;
   const result = await writeKdump({

@@ -1,6 +1,6 @@
 // On a pipe, a kernel log beyond the look-ahead: the file ranges it needs, gathered as the data streams past, read after.
 
-import type { DataSegment } from '../dump/layout.js';
+import type { SegmentList } from '../dump/segment-list.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import type { DataEvent } from '../stream/events.js';
 import type { ForwardReader } from '../sources/forward-reader.js';
@@ -32,13 +32,14 @@ export class LateKernelLog {
   private constructor(
     private readonly prefix: DumpPrefix,
     private readonly held: ForwardReader,
-    copy: readonly DataSegment[],
+    copy: SegmentList,
   ) {
-    this.inOffsetOf = new Map(copy.map((s) => [s.index, s.inOffset]));
+    this.inOffsetOf = new Map();
+    for (let i = 0; i < copy.length; i++) this.inOffsetOf.set(copy.index(i), copy.inOffset(i));
   }
 
   /** A gatherer for the log, its first ranges found from what the look-ahead holds. */
-  static plan(prefix: DumpPrefix, forward: ForwardReader, copy: readonly DataSegment[]): LateKernelLog {
+  static plan(prefix: DumpPrefix, forward: ForwardReader, copy: SegmentList): LateKernelLog {
     const late = new LateKernelLog(prefix, forward, copy);
     late.discover((offset, length) => forward.peek(offset, length));
     return late;

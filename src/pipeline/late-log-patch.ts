@@ -61,7 +61,8 @@ export function lateLogFits(plan: CapturePlan, late: Omit<LateLogOutcome, 'liste
 /** Zeroes the pages in the written dump and rewrites the CAUSE, MCE and OMITTED notes in their reserved room. */
 export async function patchLateLog(sink: DumpSink, layout: OutputLayout, plan: CapturePlan, originalNotesLength: number, endian: Endian, late: LateLogOutcome): Promise<void> {
   for (const e of late.entries) {
-    const segPaddr = plan.copySegments.find((s) => s.index === e.segmentIndex)!.paddr;
+    const copy = plan.copySegments;
+    const segPaddr = copy.paddr(copy.findIndex((i) => copy.index(i) === e.segmentIndex));
     let at = layout.outOffsets[e.segmentIndex] + Number(e.paddr - segPaddr);
     for (let left = Number(e.length); left > 0; ) {
       const n = Math.min(left, ZEROS.length);

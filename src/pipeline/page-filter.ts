@@ -2,7 +2,7 @@
 
 import { filteredProgramHeaders, type FilteredTable } from '../dump/filtered-table.js';
 import { pfnExtents, presentBitmap } from '../dump/pfn-map.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment } from '../dump/segment-list.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { FaultList } from '../faults/fault-list.js';
 import { firstEndingAfter, type NormalizedFaults } from '../faults/fault-map.js';

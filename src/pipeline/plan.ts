@@ -2,7 +2,8 @@
 
 import { BadInputError, type WarningHandler } from '../errors.js';
 import { hex, type Endian } from '../elf/byte-order.js';
-import { dataSegments, type DataSegment, type DumpMode } from '../dump/layout.js';
+import { dataSegments, type DumpMode } from '../dump/layout.js';
+import { SegmentList } from '../dump/segment-list.js';
 import type { DumpPrefix } from '../dump/prefix.js';
 import { dropFileAliasedEntries, fileExtents } from '../dump/file-extents.js';
 import { keptRangesFromPages, slimProgramHeaders, type KeepCheck } from '../dump/slim-table.js';
@@ -79,8 +80,8 @@ export interface PlanFilter {
   /** The FILTER note, appended after OMITTED. */
   note: Buffer;
   /** For a dump level other than 0: the filtered table, and the input's data segments, where faults are listed. */
-  table?: { phdrs: ProgramHeaderTable; noteIndex: number; copy: readonly DataSegment[] };
-  sourceSegments?: readonly DataSegment[];
+  table?: { phdrs: ProgramHeaderTable; noteIndex: number; copy: SegmentList };
+  sourceSegments?: SegmentList;
 }
 
 export interface CapturePlan {
@@ -89,7 +90,7 @@ export interface CapturePlan {
   outputPhdrs: ProgramHeaderTable;
   outputNoteIndex: number;
   /** What gets copied, keyed by output program header index, in input file order. */
-  copySegments: readonly DataSegment[];
+  copySegments: SegmentList;
   /** Why that mode, in a few words. */
   modeReason: string;
   records: JudgedRecord[];
@@ -217,11 +218,11 @@ function warnAboutRecords(records: readonly JudgedRecord[], warn: WarningHandler
 interface OutputTable {
   phdrs: ProgramHeaderTable;
   noteIndex: number;
-  copy: readonly DataSegment[];
+  copy: SegmentList;
   leftOut: OmittedRanges;
 }
 
-function outputTable(prefix: DumpPrefix, segments: readonly DataSegment[], mode: DumpMode, input: PlanInput): OutputTable {
+function outputTable(prefix: DumpPrefix, segments: SegmentList, mode: DumpMode, input: PlanInput): OutputTable {
   const filtered = input.filter?.table;
   if (mode === 'full' && filtered) return { phdrs: filtered.phdrs, noteIndex: filtered.noteIndex, copy: filtered.copy, leftOut: new OmittedRanges() };
   if (mode === 'full') return { phdrs: prefix.phdrs, noteIndex: prefix.noteIndex, copy: segments, leftOut: new OmittedRanges() };
@@ -273,7 +274,7 @@ function judgedMode(prefix: DumpPrefix, input: PlanInput) {
   return { records, fatal, mode, modeReason };
 }
 
-function modeAndFaults(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput) {
+function modeAndFaults(prefix: DumpPrefix, segments: SegmentList, input: PlanInput) {
   const { records, fatal, mode, modeReason } = judgedMode(prefix, input);
   if (mode === 'full') warnAboutRecords(records, input.onWarning);
   const table = outputTable(prefix, segments, mode, input);
@@ -289,11 +290,11 @@ function modeAndFaults(prefix: DumpPrefix, segments: readonly DataSegment[], inp
   return { records, fatal, mode, modeReason, table, faultMap, listed };
 }
 
-export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[], input: PlanInput): CapturePlan {
+export function planCapture(prefix: DumpPrefix, segments: SegmentList, input: PlanInput): CapturePlan {
   const endian: Endian = prefix.format.endian;
   const { records, fatal, mode, modeReason, table, faultMap, listed } = modeAndFaults(prefix, segments, input);
 
-  const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : (input.filter?.sourceSegments ?? [])));
+  const zeroFilled = dropFileAliasedEntries(listed.entries, fileExtents(listed === faultMap ? table.copy : (input.filter?.sourceSegments ?? SegmentList.EMPTY)));
   const omitted = table.leftOut.length === 0 ? zeroFilled : table.leftOut;
   if (omitted !== zeroFilled) omitted.append(zeroFilled);
   const facts: CauseFacts = { mode, modeReason, fatal, records, zeroed: zeroedSummary(omitted), panicLine: input.panicLine };
@@ -302,7 +303,7 @@ export function planCapture(prefix: DumpPrefix, segments: readonly DataSegment[]
   const readErrorsUnlisted = copies && (input.readErrorsUnlisted ?? false);
   const cause = causeText(facts, 0, readErrorsUnlisted);
   // Each page that fails to read adds one entry at most, so a slim dump that keeps few pages needs little room.
-  const copiedPages = table.copy.reduce((n, s) => n + Math.ceil(s.size / prefix.pageSize) + 1, 0);
+  const copiedPages = table.copy.sumOfSizes((size) => Math.ceil(size / prefix.pageSize) + 1);
   const omittedCapacity = omitted.length + Math.min(input.omittedReserve, copiedPages);
   const omittedFlags = readErrorsUnlisted ? OMITTED_FLAG_MAY_BE_INCOMPLETE : 0;
 

@@ -44,8 +44,9 @@ export function dumpSerializer(progress: SerializerProgress = { written: 0 }) {
       if (!layout) throw new BadInputError('input ended before the headers and notes were complete');
       if (progress.written < layout.totalSize) {
         const missing = layout.totalSize - progress.written;
-        const seg = layout.segments.find((s) => layout.outOffsets[s.index] + s.size > progress.written);
-        const where = seg ? ` in program header ${seg.index}` : '';
+        const { segments } = layout;
+        const seg = segments.findIndex((i) => layout.outOffsets[segments.index(i)] + segments.size(i) > progress.written);
+        const where = seg >= 0 ? ` in program header ${segments.index(seg)}` : '';
         throw new BadInputError(`input ended early${where}: ${missing} bytes of segment data missing`);
       }
       return many<Buffer>([]);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { BadInputError, IoError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment } from '../dump/segment-list.js';
 import type { ByteSource } from './byte-source.js';
 import { isRecoverableReadError, readErrorName } from './read-errors.js';
 

@@ -3,7 +3,7 @@
 import { BufferList } from 'bl';
 import { BadInputError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment, SegmentList } from '../dump/segment-list.js';
 import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../stream/events.js';
 import type { ChunkPool } from '../stream/chunk-pool.js';
@@ -84,8 +84,8 @@ export class ForwardReader {
   }
 
   /** Segments must be in file order and must not share bytes. */
-  async *segments(segments: readonly DataSegment[], chunkSize: number, pool?: ChunkPool): AsyncGenerator<DataEvent> {
-    const lastEnd = segments.length > 0 ? segments[segments.length - 1].inOffset + segments[segments.length - 1].size : 0;
+  async *segments(segments: SegmentList, chunkSize: number, pool?: ChunkPool): AsyncGenerator<DataEvent> {
+    const lastEnd = segments.length > 0 ? segments.inEnd(segments.length - 1) : 0;
     const ended = (seg: DataSegment, at: number) =>
       new BadInputError(
         `input ended at offset ${hex(at)}, inside program header ${seg.index}: ${lastEnd - at} bytes missing (the data should run to ${hex(lastEnd)})`,

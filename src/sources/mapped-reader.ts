@@ -2,7 +2,7 @@
 
 import { fstatSync, statfsSync } from 'node:fs';
 import { IoError } from '../errors.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment } from '../dump/segment-list.js';
 import type { ByteSource } from './byte-source.js';
 import type { FailedPage } from './chunk-reader.js';
 import { loadMmapAddon, type MmapAddon } from './mmap-addon.js';

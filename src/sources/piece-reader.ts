@@ -1,7 +1,7 @@
 // Reads the pieces of a window between faults: in one call to the native addon, off the main thread; else one readSync each.
 
 import { getSystemErrorMap } from 'node:util';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment } from '../dump/segment-list.js';
 import type { ByteSource } from './byte-source.js';
 import { readPiecesOnMainThread, recoverPiece, type FailedPage } from './chunk-reader.js';
 import { loadMmapAddon, type ReadRuns } from './mmap-addon.js';

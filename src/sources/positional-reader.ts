@@ -2,7 +2,7 @@
 
 import { BadInputError, IoError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
-import type { DataSegment } from '../dump/layout.js';
+import type { DataSegment, SegmentList } from '../dump/segment-list.js';
 import type { RangeReader } from '../dump/prefix.js';
 import type { DataEvent } from '../stream/events.js';
 import { readFully, type ByteSource } from './byte-source.js';
@@ -37,7 +37,7 @@ export function positionalRangeReader(source: ByteSource): RangeReader {
 }
 
 export interface SegmentReadPlan {
-  segments: readonly DataSegment[];
+  segments: SegmentList;
   chunkSize: number;
   pageSize: number;
   /** Per program header: sorted [start, end) offsets never to read (pages named by faults): they come out as zeros. */
