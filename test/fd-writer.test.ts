@@ -70,3 +70,26 @@ test.serial('a pipe to another process is written through the thread pool, whole
   t.true(lengths.length >= Math.ceil(writer.written / MAX_BYTES_PER_WRITE), `${lengths.length} writes`);
   t.true(lengths.every((n) => n <= MAX_BYTES_PER_WRITE), lengths.join(' '));
 });
+
+test.serial('/dev/null is written on the main thread; /dev/full fails the stream with ENOSPC', async (t) => {
+  const lengths = countWrites(t, 'writevSync');
+  const nullFd = fs.openSync('/dev/null', 'w');
+  const sink = new FdWriter(nullFd, 1 << 20);
+  t.true(sink.writesOnMainThread);
+  const chunks = someChunks();
+  for (const chunk of chunks) sink.write(chunk);
+  sink.end();
+  await finished(sink);
+  fs.closeSync(nullFd);
+  t.is(sink.written, Buffer.concat(chunks).length);
+  t.is(lengths.reduce((a, b) => a + b, 0), sink.written);
+
+  const fullFd = fs.openSync('/dev/full', 'w');
+  const full = new FdWriter(fullFd, 1 << 20);
+  t.true(full.writesOnMainThread);
+  full.end(randomBytes(4096));
+  const err = await t.throwsAsync(finished(full));
+  fs.closeSync(fullFd);
+  t.is((err as NodeJS.ErrnoException).code, 'ENOSPC');
+  t.is(full.written, 0);
+});

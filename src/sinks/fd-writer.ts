@@ -23,8 +23,10 @@ type WritevDone = (err: NodeJS.ErrnoException | null, written: number) => void;
 /**
  * A regular file is written on the main thread. A 1 MiB write into the page cache takes 0.2-0.4 ms on this project's
  * test machine, and the hand-off to libuv's thread pool and back cost about as much again between writes: the writer
- * fell behind the reads, and a full dump to a file took 0.45-0.47 s instead of 0.49-0.51 s (bench/README.md). Reads
- * still run in the thread pool meanwhile. Pipes, sockets and devices keep asynchronous writes, which can wait on a reader.
+ * fell behind the reads (bench/README.md). Reads still run in the thread pool meanwhile. So are /dev/null, /dev/zero
+ * and /dev/full, which complete at once (`-o /dev/null` measures how fast the input reads). Pipes, sockets and other
+ * devices (a tape, a serial line) keep asynchronous writes: they can wait on whoever is at the other end, and a signal's
+ * handler must still run meanwhile.
  */
 function writevOnMainThread(fd: number, buffers: Buffer[], done: WritevDone): void {
   let written: number;
@@ -37,9 +39,13 @@ function writevOnMainThread(fd: number, buffers: Buffer[], done: WritevDone): vo
   done(null, written);
 }
 
-function isRegularFile(fd: number): boolean {
+/** Linux's memory devices that never wait: major 1, minors 3 (null), 5 (zero) and 7 (full). */
+const INSTANT_DEVICES = new Set([(1 << 8) | 3, (1 << 8) | 5, (1 << 8) | 7]);
+
+function neverWaits(fd: number): boolean {
   try {
-    return fs.fstatSync(fd).isFile();
+    const st = fs.fstatSync(fd);
+    return st.isFile() || (st.isCharacterDevice() && INSTANT_DEVICES.has(st.rdev));
   } catch {
     return false;
   }
@@ -58,10 +64,10 @@ export class FdWriter extends Writable {
 
   constructor(private readonly fd: number, highWaterMark: number) {
     super({ highWaterMark, decodeStrings: true });
-    this.writev = isRegularFile(fd) ? writevOnMainThread : fs.writev;
+    this.writev = neverWaits(fd) ? writevOnMainThread : fs.writev;
   }
 
-  /** Whether writes run on the main thread (a regular file) rather than in the thread pool. */
+  /** Whether writes run on the main thread (a regular file, /dev/null) rather than in the thread pool. */
   get writesOnMainThread(): boolean {
     return this.writev === writevOnMainThread;
   }
