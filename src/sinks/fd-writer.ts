@@ -26,7 +26,8 @@ type WritevDone = (err: NodeJS.ErrnoException | null, written: number) => void;
  * fell behind the reads (bench/README.md). Reads still run in the thread pool meanwhile. So are /dev/null, /dev/zero
  * and /dev/full, which complete at once (`-o /dev/null` measures how fast the input reads). Pipes, sockets and other
  * devices (a tape, a serial line) keep asynchronous writes: they can wait on whoever is at the other end, and a signal's
- * handler must still run meanwhile.
+ * handler must still run meanwhile. A file on a stalled network file system stalls the event loop too; in the pool its
+ * write, and the unlink of the temporary file after a signal, would stall as well.
  */
 function writevOnMainThread(fd: number, buffers: Buffer[], done: WritevDone): void {
   let written: number;
