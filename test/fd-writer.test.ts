@@ -27,6 +27,20 @@ function countWrites(t: ExecutionContext, name: 'writev' | 'writevSync'): number
   return lengths;
 }
 
+/** Writes `chunks` through `writer` and waits until they are out; then closes `fd`. */
+async function writeThrough(writer: FdWriter, fd: number, chunks: Buffer[]): Promise<void> {
+  for (const chunk of chunks) writer.write(chunk);
+  writer.end();
+  await finished(writer);
+  fs.closeSync(fd);
+}
+
+/** Every byte went out in writes of at most MAX_BYTES_PER_WRITE. */
+function assertCappedWrites(t: ExecutionContext, lengths: number[], written: number): void {
+  t.true(lengths.length >= Math.ceil(written / MAX_BYTES_PER_WRITE), `${lengths.length} writes`);
+  t.true(lengths.every((n) => n <= MAX_BYTES_PER_WRITE), lengths.join(' '));
+}
+
 test.serial('large and small chunks reach a file whole and in order, written on the main thread, no write(2) longer than the cap', async (t) => {
   const file = path.join(await tempDir(t, 'fd-writer'), 'out');
   const fd = fs.openSync(file, 'w');
@@ -35,15 +49,11 @@ test.serial('large and small chunks reach a file whole and in order, written on 
   const chunks = someChunks();
   const writer = new FdWriter(fd, 1 << 20);
   t.true(writer.writesOnMainThread);
-  for (const chunk of chunks) writer.write(chunk);
-  writer.end();
-  await finished(writer);
-  fs.closeSync(fd);
+  await writeThrough(writer, fd, chunks);
   t.deepEqual(fs.readFileSync(file), Buffer.concat(chunks));
   t.is(writer.written, Buffer.concat(chunks).length);
   t.is(pooled.length, 0);
-  t.true(lengths.length >= Math.ceil(writer.written / MAX_BYTES_PER_WRITE), `${lengths.length} writes`);
-  t.true(lengths.every((n) => n <= MAX_BYTES_PER_WRITE), lengths.join(' '));
+  assertCappedWrites(t, lengths, writer.written);
 });
 
 test.serial('a pipe to another process is written through the thread pool, whole and in order', async (t) => {
@@ -59,16 +69,12 @@ test.serial('a pipe to another process is written through the thread pool, whole
   const chunks = someChunks();
   const writer = new FdWriter(fd, 1 << 20);
   t.false(writer.writesOnMainThread);
-  for (const chunk of chunks) writer.write(chunk);
-  writer.end();
-  await finished(writer);
-  fs.closeSync(fd);
+  await writeThrough(writer, fd, chunks);
   const [code] = await exited;
   t.is(code, 0);
   t.deepEqual(fs.readFileSync(file), Buffer.concat(chunks));
   t.is(writer.written, Buffer.concat(chunks).length);
-  t.true(lengths.length >= Math.ceil(writer.written / MAX_BYTES_PER_WRITE), `${lengths.length} writes`);
-  t.true(lengths.every((n) => n <= MAX_BYTES_PER_WRITE), lengths.join(' '));
+  assertCappedWrites(t, lengths, writer.written);
 });
 
 test.serial('/dev/null is written on the main thread; /dev/full fails the stream with ENOSPC', async (t) => {
@@ -77,10 +83,7 @@ test.serial('/dev/null is written on the main thread; /dev/full fails the stream
   const sink = new FdWriter(nullFd, 1 << 20);
   t.true(sink.writesOnMainThread);
   const chunks = someChunks();
-  for (const chunk of chunks) sink.write(chunk);
-  sink.end();
-  await finished(sink);
-  fs.closeSync(nullFd);
+  await writeThrough(sink, nullFd, chunks);
   t.is(sink.written, Buffer.concat(chunks).length);
   t.is(lengths.reduce((a, b) => a + b, 0), sink.written);
 
