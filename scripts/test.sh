@@ -30,8 +30,22 @@ else
   fail "typecheck (tsc -p tsconfig.check.json --noEmit)"
 fi
 
-npx ava --tap "$@" < /dev/null | tee "$log"
+# ava 7 swallows its own inactivity timeout when it fires inside a test's t.timeout() window, and never re-arms it:
+# one hung test then holds the suite forever. So no test may call t.timeout(), and a hung child is killed by the
+# helpers (test/helpers/bounded-child.ts).
+if grep -n 't\.timeout(' test/*.ts test/helpers/*.ts; then
+  fail "a test calls t.timeout() (see scripts/test.sh)"
+fi
+
+# The last guard, well inside CI's limit: SIGINT makes ava list the tests still running, then stop.
+suite_limit=${SLIMCORE_SUITE_TIMEOUT:-60m}
+timeout -s INT -k 2m "$suite_limit" npx ava --tap "$@" < /dev/null | tee "$log"
 ava_status=${PIPESTATUS[0]}
+suite_timed_out=false
+if [[ $ava_status -eq 124 || $ava_status -eq 137 ]]; then
+  suite_timed_out=true
+  fail "ava did not finish within $suite_limit (stopped; the files still running are named above)"
+fi
 
 # A skipped or todo test counts as failed: the house rule is no skipped tests.
 ava_passed=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '#[[:space:]]*(SKIP|TODO)' || true)
@@ -42,7 +56,7 @@ while IFS= read -r line; do failures+=("${line}"); done < <(grep -E '^not ok [0-
 
 if [[ $((ava_passed + ava_failed)) -eq 0 ]]; then
   fail "no ava test ran (arguments: ${*:-none})"
-elif [[ $ava_status -ne 0 && $ava_failed -eq 0 ]]; then
+elif [[ $ava_status -ne 0 && $ava_failed -eq 0 && $suite_timed_out == false ]]; then
   fail "ava exited with status $ava_status without a failed test in $log"
 fi
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { finished } from 'node:stream/promises';
 import { FdWriter, MAX_BYTES_PER_WRITE } from '../src/sinks/fd-writer.js';
 import { tempDir } from './helpers/tmp.js';
@@ -64,7 +65,8 @@ test.serial('a pipe to another process is written through the thread pool, whole
   // A reader that takes its time, so that the pipe fills and the writer must wait for it.
   const child = spawn('sh', ['-c', `sleep 0.2; exec cat '${fifo}' > '${file}'`], { stdio: 'inherit' });
   const exited = once(child, 'exit');
-  const fd = fs.openSync(fifo, 'w');
+  // Opened in the thread pool: a FIFO's open waits for its reader, and the test's timeout must still be able to run.
+  const fd = await promisify(fs.open)(fifo, 'w');
   const lengths = countWrites(t, 'writev');
   const chunks = someChunks();
   const writer = new FdWriter(fd, 1 << 20);

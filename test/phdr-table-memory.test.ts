@@ -100,7 +100,6 @@ async function assertSameLoads(t: ExecutionContext, out: string, withData: boole
 }
 
 test.serial('full, auto and -d 31 captures to a file, and full to stdout, stay within 128 MiB and keep the table', async (t) => {
-  t.timeout(600_000);
   const { dir, file } = await capInput(t);
   const cases: [string, string[]][] = [
     ['full', ['--mode', 'full']],
@@ -120,7 +119,6 @@ test.serial('full, auto and -d 31 captures to a file, and full to stdout, stay w
 });
 
 test.serial('inspect, inspect --json and dmesg stay within 128 MiB; the JSON lists every program header', async (t) => {
-  t.timeout(600_000);
   const { dir, file, segments } = await capInput(t);
   const text = await run(t, 'inspect', `$CLI inspect "$1" > "$2"`, [file, path.join(dir, 'inspect.txt')]);
   t.true(text.rss <= BUDGET_KIB, `inspect: peak RSS ${text.rss} KiB`);
@@ -138,7 +136,6 @@ test.serial('inspect, inspect --json and dmesg stay within 128 MiB; the JSON lis
 });
 
 test.serial('slim and kdump captures of the largest table stay within 128 MiB and are complete', async (t) => {
-  t.timeout(600_000);
   const { dir, file, segments } = await capInput(t);
   const slim = path.join(dir, 'slim.elf');
   const s = await run(t, 'slim', `$CLI "$1" --mode slim --no-klog --no-sync -o "$2"`, [file, slim]);

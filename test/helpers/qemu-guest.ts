@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { runBounded } from './bounded-child.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -31,7 +32,7 @@ export function guestLab(): Promise<Lab> {
       });
     }
     if (!existsSync(path.join(REPO, 'dist/bin/slim-core.js'))) throw new Error('dist/ is missing: run npm run build');
-    const { stdout } = await run('bash', [path.join(REPO, 'test/kdump-lab/build.sh'), labCacheDir(), REPO], { maxBuffer: 64 << 20, timeout: 1_200_000 });
+    const { stdout } = await runBounded('bash', [path.join(REPO, 'test/kdump-lab/build.sh'), labCacheDir(), REPO], { timeoutMs: 1_200_000 });
     const dir = stdout.trim().split('\n').pop()!;
     return { dir, release: readFileSync(path.join(dir, 'release'), 'utf8').trim() };
   })();

@@ -1,6 +1,7 @@
 // Test helper: `slim-core receive` and senders as child processes on 127.0.0.1, test certificates, and polling.
 
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { killAfter } from './bounded-child.js';
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +34,7 @@ export async function startReceiverProcess(t: ExecutionContext, dir: string, arg
     for (const listener of listeners) listener();
   });
   child.stdout.resume();
+  killAfter(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -85,6 +87,7 @@ export function startSender(t: ExecutionContext, args: readonly string[], env: N
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  killAfter(child);
   const exited = new Promise<RunResult>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() })),
   );

@@ -1,12 +1,9 @@
 // Fetches the debug vmlinux of a Debian kernel release (linux-image-RELEASE-dbg), once, into a cache outside the repo.
 
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { runBounded } from './bounded-child.js';
 
 /** The kernel the real fixtures were made with. */
 export const FIXTURE_RELEASE = '6.1.0-56-amd64';
@@ -14,6 +11,9 @@ export const FIXTURE_RELEASE = '6.1.0-56-amd64';
 export function vmlinuxCacheDir(): string {
   return process.env.SLIMCORE_VMLINUX_CACHE ?? '/var/cache/slim-core-vmlinux';
 }
+
+/** An 858 MB package: minutes on a slow mirror, and a stalled one fails the test instead of holding the suite. */
+const DOWNLOAD_TIMEOUT_MS = 20 * 60_000;
 
 const found = new Map<string, Promise<string>>();
 
@@ -44,10 +44,10 @@ async function fetchVmlinux(release: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const work = await mkdtemp(path.join(dir, 'extract-'));
   try {
-    const download = () => run('apt-get', ['download', pkg], { cwd: work, maxBuffer: 16 << 20 });
+    const download = () => runBounded('apt-get', ['download', pkg], { cwd: work, timeoutMs: DOWNLOAD_TIMEOUT_MS });
     try {
       await download().catch(async () => {
-        await run('apt-get', ['update', '-qq'], { maxBuffer: 16 << 20 });
+        await runBounded('apt-get', ['update', '-qq'], { timeoutMs: DOWNLOAD_TIMEOUT_MS });
         await download();
       });
     } catch (err) {
@@ -55,7 +55,7 @@ async function fetchVmlinux(release: string): Promise<string> {
     }
     const deb = (await readdir(work)).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
     if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${work}`);
-    await run('bash', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "$3"', 'bash', path.join(work, deb), work, inPackage], { maxBuffer: 16 << 20 });
+    await runBounded('bash', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "$3"', 'bash', path.join(work, deb), work, inPackage]);
     await rename(path.join(work, inPackage), target);
   } finally {
     await rm(work, { recursive: true, force: true });
