@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { IoError, UsageError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
+import { PipeReader } from './pipe-reader.js';
 
 const read = promisify(fs.read);
 const fstat = promisify(fs.fstat);
@@ -18,6 +19,8 @@ export interface ByteSource {
   seekable: boolean;
   /** Known for regular files (including /proc/vmcore). */
   size?: number;
+  /** A pipe or socket, read through the event loop (pipe-reader.ts); undefined for what is read with fs.read. */
+  pipe?: PipeReader;
   close(): Promise<void>;
 }
 
@@ -35,16 +38,19 @@ export async function openSource(path: string | undefined): Promise<ByteSource> 
   const stat = await fstat(fd);
   if (stat.isDirectory()) throw new UsageError(`input ${path} is a directory`);
   const seekable = stat.isFile() || stat.isBlockDevice() || stat.isCharacterDevice();
+  const pipe = !seekable && PipeReader.suits(stat) ? new PipeReader(fd) : undefined;
   let closed = false;
   return {
     name: fromStdin ? 'stdin' : path,
     fd,
     seekable,
     size: stat.isFile() && stat.size > 0 ? stat.size : undefined,
+    pipe,
     async close() {
       if (closed) return;
       closed = true;
-      await close(fd).catch(() => undefined);
+      if (pipe) pipe.close();
+      else await close(fd).catch(() => undefined);
     },
   };
 }
@@ -55,7 +61,8 @@ export async function readFully(source: ByteSource, buf: Buffer, offset: number,
   while (done < length) {
     let n: number;
     try {
-      ({ bytesRead: n } = await read(source.fd, buf, offset + done, length - done, position === null ? null : position + done));
+      if (position === null && source.pipe) n = await source.pipe.read(buf, offset + done, length - done);
+      else ({ bytesRead: n } = await read(source.fd, buf, offset + done, length - done, position === null ? null : position + done));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
