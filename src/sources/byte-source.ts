@@ -4,12 +4,15 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { IoError, UsageError } from '../errors.js';
 import { hex } from '../elf/byte-order.js';
+import { nativeReadsSettled } from './native-reads.js';
 import { PipeReader } from './pipe-reader.js';
 
 const read = promisify(fs.read);
 const fstat = promisify(fs.fstat);
 const close = promisify(fs.close);
 const EAGAIN_RETRY_MS = 2;
+/** Reads of a file or /proc/vmcore end in milliseconds; this bound only keeps a stuck device from holding the close. */
+const CLOSE_WAIT_MS = 30_000;
 
 export interface ByteSource {
   /** For messages: the path, or "stdin". */
@@ -50,7 +53,12 @@ export async function openSource(path: string | undefined): Promise<ByteSource> 
       if (closed) return;
       closed = true;
       if (pipe) pipe.close();
-      else await close(fd).catch(() => undefined);
+      else {
+        // Not while the addon still reads it: io_uring looks the number up when a read is issued, and a number closed
+        // and reused (by a pipe, an eventfd) made a read wait for good (native-reads.ts).
+        await nativeReadsSettled(CLOSE_WAIT_MS);
+        await close(fd).catch(() => undefined);
+      }
     },
   };
 }

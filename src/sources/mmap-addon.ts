@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { counted } from './native-reads.js';
 
 /**
  * Reads dst[start, end) for each pair of `runs` (sorted, disjoint) from the input with one pread each, where dst[0] is
@@ -49,7 +50,16 @@ export function loadMmapAddon(): { addon: MmapAddon } | { problem: string } {
   const file = addonPath();
   if (!file || !existsSync(file)) return (loaded = { problem: `the native addon is not built (${file ?? ADDON_FILE}; npm install builds it)` });
   try {
-    return (loaded = { addon: createRequire(import.meta.url)(file) as MmapAddon });
+    const addon = createRequire(import.meta.url)(file) as MmapAddon;
+    return (loaded = {
+      addon: {
+        ...addon,
+        copy: counted(addon.copy.bind(addon)),
+        readRuns: addon.readRuns ? counted(addon.readRuns.bind(addon)) : undefined,
+        fileSize: addon.fileSize.bind(addon),
+        touchUnguarded: addon.touchUnguarded.bind(addon),
+      },
+    });
   } catch (err) {
     return (loaded = { problem: `the native addon does not load: ${(err as Error).message.split('\n')[0]}` });
   }
