@@ -7,7 +7,6 @@ import { progressReporter } from './progress.js';
 import { EXIT_INCOMPLETE_LIST, UsageError } from '../errors.js';
 import { describeFailure, exitWithFailure, printDebugStack, type JsonResult } from './failure.js';
 import { stopOnSignals } from './signals.js';
-import { nativeReadsSettled } from '../sources/native-reads.js';
 import { filterJson, formatFilterSummary } from '../inspect/filter-report.js';
 import type { CaptureArgs } from './capture-command.js';
 import { s3OptionsOf } from './s3-options.js';
@@ -27,7 +26,6 @@ export async function runCaptureCommand(args: CaptureArgs): Promise<void> {
     // With --json the failure is an object too; without, main prints the one line.
     if (!args.json) throw err;
     printDebugStack(err);
-    await nativeReadsSettled();
     exitWithFailure(describeFailure(err), true);
   } finally {
     stopHandlingSignals();

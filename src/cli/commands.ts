@@ -9,7 +9,6 @@ import { dmesgCommand } from './dmesg-command.js';
 import { receiveCommand } from './receive-command.js';
 import { protectDashes, restoreDashes } from './format.js';
 import { describeFailure, exitWithFailure, printDebugStack } from './failure.js';
-import { nativeReadsSettled } from '../sources/native-reads.js';
 import { slimCoreVersion } from '../version.js';
 
 export async function runCommands(argv: string[]): Promise<void> {
@@ -34,7 +33,6 @@ export async function runCommands(argv: string[]): Promise<void> {
     await cli.parseAsync();
   } catch (err) {
     printDebugStack(err);
-    await nativeReadsSettled();
     exitWithFailure(describeFailure(err), false);
   }
 }

@@ -51,15 +51,8 @@ export function loadMmapAddon(): { addon: MmapAddon } | { problem: string } {
   if (!file || !existsSync(file)) return (loaded = { problem: `the native addon is not built (${file ?? ADDON_FILE}; npm install builds it)` });
   try {
     const addon = createRequire(import.meta.url)(file) as MmapAddon;
-    return (loaded = {
-      addon: {
-        ...addon,
-        copy: counted(addon.copy.bind(addon)),
-        readRuns: addon.readRuns ? counted(addon.readRuns.bind(addon)) : undefined,
-        fileSize: addon.fileSize.bind(addon),
-        touchUnguarded: addon.touchUnguarded.bind(addon),
-      },
-    });
+    // The asynchronous calls are counted, so that the input is not closed under them (native-reads.ts).
+    return (loaded = { addon: { ...addon, copy: counted(addon.copy), readRuns: addon.readRuns && counted(addon.readRuns) } });
   } catch (err) {
     return (loaded = { problem: `the native addon does not load: ${(err as Error).message.split('\n')[0]}` });
   }

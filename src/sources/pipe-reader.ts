@@ -70,11 +70,10 @@ export class PipeReader {
     return n;
   }
 
-  /** libuv filled staging[0, n); reading stops until every byte is handed out. */
+  /** libuv filled staging[0, n); returning false stops reading until read() resumes it, once every byte is handed out. */
   private arrived(n: number): boolean {
     this.start = 0;
     this.end = n;
-    this.socket.pause();
     const wanted = this.wanted;
     this.wanted = undefined;
     if (wanted) wanted.resolve(this.handOut(wanted.buf));
